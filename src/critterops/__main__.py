@@ -1,0 +1,3 @@
+from critterops.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""C# source reading with tree-sitter."""

@@ -1,0 +1,142 @@
+"""Walk a repository safely and read its text files.
+
+Never follows a directory symlink (no loops, nothing outside the root), skips build output and
+tool folders, and turns unreadable, binary or oversized files into warnings instead of errors.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+from critterops.errors import UserError
+from critterops.model import ScanWarning
+
+SKIP_DIRS = frozenset(
+    {
+        ".git",
+        ".hg",
+        ".svn",
+        ".vs",
+        ".idea",
+        ".vscode",
+        "bin",
+        "obj",
+        "node_modules",
+        "packages",
+        "TestResults",
+        "artifacts",
+        ".terraform",
+        "__pycache__",
+        ".venv",
+    }
+)
+MAX_FILE_BYTES = 4 * 1024 * 1024
+
+
+@dataclass
+class SourceTree:
+    """The files of one repository, relative POSIX paths, read at most once each."""
+
+    root: Path
+    files: list[str] = field(default_factory=list)
+    warnings: list[ScanWarning] = field(default_factory=list)
+    _bytes: dict[str, bytes | None] = field(default_factory=dict)
+
+    @classmethod
+    def open(cls, root: str | Path) -> SourceTree:
+        path = Path(root)
+        if not path.exists():
+            raise UserError(f"{root}: no such directory. Pass the path of a .NET repository.")
+        if not path.is_dir():
+            raise UserError(f"{root}: not a directory. Pass the folder that holds the solution.")
+        tree = cls(path.resolve())
+        tree._walk()
+        return tree
+
+    def _walk(self) -> None:
+        root = str(self.root)
+        for current, dirs, names in os.walk(root, followlinks=False, onerror=self._on_error):
+            rel_dir = os.path.relpath(current, root)
+            keep: list[str] = []
+            for d in sorted(dirs):
+                if d in SKIP_DIRS:
+                    continue
+                full = os.path.join(current, d)
+                if os.path.islink(full):
+                    self.warn(self._rel(rel_dir, d), "symbolic link to a directory: not followed")
+                    continue
+                keep.append(d)
+            dirs[:] = keep
+            for name in sorted(names):
+                full = os.path.join(current, name)
+                rel = self._rel(rel_dir, name)
+                if os.path.islink(full):
+                    target = os.path.realpath(full)
+                    if not target.startswith(root + os.sep) or not os.path.isfile(target):
+                        self.warn(rel, "symbolic link that leaves the repository or is broken: skipped")
+                        continue
+                self.files.append(rel)
+
+    @staticmethod
+    def _rel(rel_dir: str, name: str) -> str:
+        return name if rel_dir == "." else PurePosixPath(Path(rel_dir).as_posix(), name).as_posix()
+
+    def _on_error(self, error: OSError) -> None:
+        where = os.path.relpath(error.filename, self.root) if error.filename else "."
+        self.warn(Path(where).as_posix(), f"cannot be read: {error.strerror or error}")
+
+    def warn(self, file: str, message: str, line: int = 0) -> None:
+        self.warnings.append(ScanWarning(file, message, line))
+
+    def read_bytes(self, rel: str) -> bytes | None:
+        if rel in self._bytes:
+            return self._bytes[rel]
+        data: bytes | None = None
+        full = self.root / rel
+        try:
+            size = full.stat().st_size
+            if size > MAX_FILE_BYTES:
+                self.warn(rel, f"larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB: skipped")
+            else:
+                data = full.read_bytes()
+                if b"\0" in data[:8192]:
+                    self.warn(rel, "binary content where text was expected: skipped")
+                    data = None
+        except OSError as error:
+            self.warn(rel, f"cannot be read: {error.strerror or error}")
+        self._bytes[rel] = data
+        return data
+
+    def read_text(self, rel: str) -> str | None:
+        data = self.read_bytes(rel)
+        if data is None:
+            return None
+        if data.startswith(b"\xef\xbb\xbf"):
+            data = data[3:]
+        elif data.startswith((b"\xff\xfe", b"\xfe\xff")):
+            try:
+                return data.decode("utf-16")
+            except UnicodeDecodeError:
+                self.warn(rel, "not valid UTF-16 text: skipped")
+                return None
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError:
+            self.warn(rel, "not valid UTF-8: read as Latin-1, names may be garbled")
+            return data.decode("latin-1")
+
+    def with_suffix(self, *suffixes: str) -> list[str]:
+        lowered = tuple(s.lower() for s in suffixes)
+        return [f for f in self.files if f.lower().endswith(lowered)]
+
+    def named(self, *names: str) -> list[str]:
+        wanted = {n.lower() for n in names}
+        return [f for f in self.files if PurePosixPath(f).name.lower() in wanted]
+
+    def under(self, directory: str) -> list[str]:
+        if directory in ("", "."):
+            return list(self.files)
+        prefix = directory.rstrip("/") + "/"
+        return [f for f in self.files if f.startswith(prefix)]

@@ -1,0 +1,42 @@
+"""The system as terminal tables (rich)."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+
+from critterops.model import System
+from critterops.report.summary import SERVICE_COLUMNS, counts, flow_rows, other_transports, service_row
+
+
+def print_system(system: System, console: Console, verbose: bool = False) -> None:
+    c = counts(system)
+    console.print(
+        f"[bold]{system.root}[/bold]: {c['services']} services, {c['flows']} flows, {c['contracts']} contracts, "
+        f"{c['sagas']} sagas, {c['async projections']} async projections"
+    )
+    table = Table(*SERVICE_COLUMNS, title="Services", title_justify="left", show_lines=False)
+    for s in system.services:
+        table.add_row(*service_row(s))
+    console.print(table)
+    others = other_transports(system)
+    if others:
+        console.print(f"Other infrastructure used by services: {', '.join(others)}")
+    if system.infrastructure:
+        infra = Table("name", "kind", "image", "ports", title="Infrastructure", title_justify="left")
+        for i in system.infrastructure:
+            infra.add_row(i.name, i.kind, i.image or "-", ", ".join(i.ports) or "-")
+        console.print(infra)
+    if system.flows:
+        flows = Table("from", "to", "message", "via", title="Message flows", title_justify="left")
+        for row in flow_rows(system):
+            flows.add_row(*row)
+        console.print(flows)
+    if system.warnings:
+        shown = system.warnings if verbose else system.warnings[:15]
+        console.print(f"[yellow]{len(system.warnings)} warning(s)[/yellow]")
+        for w in shown:
+            where = f"{w.file}:{w.line}" if w.line else w.file
+            console.print(f"  [yellow]![/yellow] {where}: {w.message}", soft_wrap=True, highlight=False)
+        if len(shown) < len(system.warnings):
+            console.print(f"  ... {len(system.warnings) - len(shown)} more (use --verbose or --format json)")
