@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import posixpath
 import re
+from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
@@ -27,7 +28,6 @@ from critterops.discover.csharp.types import (
     applied_events,
     declarations,
     handled_messages,
-    http_endpoints,
 )
 from critterops.discover.csharp.values import Scope, collect_constants
 from critterops.discover.csharp.wiring import Wiring, extract, looks_like_wiring
@@ -54,18 +54,20 @@ from critterops.model import (
     WolverineConfig,
 )
 
+# A file is parsed for its type declarations only when it can hold one that matters: Wolverine
+# finds handlers by class-name suffix (Handler, Consumer), sagas derive from Saga, aggregates and
+# projections have Apply methods, HTTP endpoints carry [Wolverine*] attributes.
 TYPE_MARKERS = (
     b"Saga",
     b"Handler",
     b"Consumer",
-    b"Handle",
     b"Apply(",
-    b"Create(",
     b"Projection",
-    b"DbContext",
-    b"Migration",
-    b"[Wolverine",
-    b"Consume",
+    b": DbContext",
+    b": IdentityDbContext",
+    b"DbContext(",
+    b": Migration",
+    b"[Migration(",
 )
 _STATE_TYPE = re.compile(r"(Status|State|Stage|Phase)\??$")
 
@@ -76,6 +78,7 @@ class ParsedFile:
     tree: Tree
     constants: dict[str, str] = field(default_factory=dict)
     types: list[TypeDecl] | None = None
+    wiring: bool = False
 
 
 @dataclass
@@ -102,6 +105,7 @@ class Context:
             first = _first_error(parsed.tree.root_node)
             self.tree.warn(rel, "C# that does not parse cleanly; facts from it may be partial", first)
         parsed.constants = collect_constants(parsed.tree.root_node)
+        parsed.wiring = looks_like_wiring(data)
         self.parsed[rel] = parsed
         return parsed
 
@@ -182,19 +186,20 @@ def _parse_sources(ctx: Context) -> None:
     for project in sorted(ctx.graph.shared | {p for p, r in ctx.graph.roles.items() if r == "servicedefaults"}):
         for rel in _cs_files(ctx, project):
             shared = ctx.parsed.get(rel)
-            if shared is None or not looks_like_wiring(shared.tree.root_node.text or b""):
+            if shared is None or not shared.wiring:
                 continue
             for method in syntax.captures("(method_declaration) @m", shared.tree.root_node, "m"):
+                # every method: a wiring method is often reached through one that is not
+                # (AddServiceDefaults -> ConfigureOpenTelemetry -> AddMeter)
                 name = syntax.text(method.child_by_field_name("name"))
-                if looks_like_wiring(method.text or b""):
-                    ctx.shared_methods.setdefault(name, []).append((rel, method))
+                ctx.shared_methods.setdefault(name, []).append((rel, method))
 
 
 def _service_config(ctx: Context, project_dir: str) -> dict[str, str]:
     config: dict[str, str] = {}
     for name in ("appsettings.json", "appsettings.Development.json"):
         rel = posixpath.join(project_dir, name) if project_dir else name
-        if rel in ctx.tree._bytes or rel in set(ctx.tree.files):
+        if ctx.tree.exists(rel):
             for key, value in settings.read_appsettings(ctx.tree, rel).items():
                 config.setdefault(key, value)
     return config
@@ -263,7 +268,7 @@ def _service_wiring(ctx: Context, files: list[str], scope: Scope) -> Wiring:
     items: list[Wiring] = []
     for rel in files:
         parsed = ctx.parsed.get(rel)
-        if parsed is not None and looks_like_wiring(parsed.tree.root_node.text or b""):
+        if parsed is not None and parsed.wiring:
             items.append(extract(parsed.tree.root_node, rel, scope))
     merged = _merge_wiring(items)
     followed: set[str] = set()
@@ -452,14 +457,32 @@ def _build_service(ctx: Context, path: str, name: str) -> tuple[Service, Wiring]
     # ports, Dockerfile, compose
     launch_rel = posixpath.join(project.directory, "Properties", "launchSettings.json")
     launch = (
-        settings.read_launch_settings(ctx.tree, launch_rel)
-        if launch_rel in set(ctx.tree.files)
-        else settings.LaunchInfo()
+        settings.read_launch_settings(ctx.tree, launch_rel) if ctx.tree.exists(launch_rel) else settings.LaunchInfo()
     )
     compose_svc = _compose_for(ctx, project)
     dockerfile = _find_dockerfile(ctx, project, compose_svc.dockerfile if compose_svc else None)
     if compose_svc is None and dockerfile:
         compose_svc = next((c for c in ctx.compose if c.dockerfile == dockerfile), None)
+    if compose_svc and compose_svc.dockerfile and not ctx.tree.exists(compose_svc.dockerfile):
+        ctx.tree.warn(
+            compose_svc.file,
+            f"service {compose_svc.name} is built from {compose_svc.dockerfile}, "
+            "which does not exist: `docker compose build` fails",
+        )
+    if dockerfile is None and (project.sdk or "").lower() != "microsoft.net.sdk.blazorwebassembly":
+        ctx.tree.warn(
+            project.path,
+            "no Dockerfile builds this service: the deployment kit needs one "
+            "(`critterops generate` writes a multi-stage, non-root Dockerfile)",
+        )
+    for meter, where in wiring.meters:
+        if meter == "Wolverine":
+            ctx.tree.warn(
+                where.file,
+                'AddMeter("Wolverine") captures no Wolverine metrics: the meter is named '
+                '"Wolverine:<service name>"; use AddMeter("Wolverine*")',
+                where.line,
+            )
     host_port = container_port = None
     if compose_svc:
         pairs = compose_svc.port_pairs()
@@ -517,13 +540,11 @@ def _build_service(ctx: Context, path: str, name: str) -> tuple[Service, Wiring]
     sagas: list[Saga] = []
     handled: list[str] = []
     handler_count = 0
-    endpoint_count = 0
     for decl in decls:
         is_saga = any(b.rsplit(".", 1)[-1] == "Saga" for b in decl.info.bases)
         messages = handled_messages(decl, is_saga)
         handler_count += len(messages)
         handled += messages
-        endpoint_count += http_endpoints(decl)
         if is_saga:
             sagas.append(
                 Saga(
@@ -550,7 +571,7 @@ def _build_service(ctx: Context, path: str, name: str) -> tuple[Service, Wiring]
             local_queues=tuple(wiring.local_queues),
             handlers=handler_count,
             handled_messages=tuple(sorted(set(handled))),
-            http_endpoints=endpoint_count,
+            http=wiring.wolverine_http,
             location=wiring.wolverine_location,
         )
 
@@ -561,11 +582,7 @@ def _build_service(ctx: Context, path: str, name: str) -> tuple[Service, Wiring]
         if any(b.split("<")[0].rsplit(".", 1)[-1] in ("DbContext", "IdentityDbContext") for b in d.info.bases)
     ]
     contexts += [c for c in wiring.db_contexts if c not in contexts]
-    migrations = [
-        Migration(d.migration_id or d.info.name, d.info.name, d.info.file, d.migration_context, d.migration_ops)
-        for d in decls
-        if d.migration_id
-    ]
+    migrations = _migrations(decls)
     ef_core = (
         EfCoreConfig(tuple(contexts), wiring.db_provider, tuple(sorted(migrations, key=lambda m: m.id)))
         if contexts or migrations
@@ -615,9 +632,27 @@ def _build_service(ctx: Context, path: str, name: str) -> tuple[Service, Wiring]
         sdk=project.sdk,
         compose_service=compose_svc.name if compose_svc else None,
         aspire_name=aspire_name,
-        aspire_references=tuple(ctx.apphost.references.get(aspire_name or "", [])),
+        aspire_references=tuple(sorted(ctx.apphost.references.get(aspire_name or "", []))),
     )
     return service, wiring
+
+
+def _migrations(decls: list[TypeDecl]) -> list[Migration]:
+    """EF Core migrations, with the partial classes of X.cs and X.Designer.cs merged."""
+    parts: dict[str, list[TypeDecl]] = defaultdict(list)
+    for d in decls:
+        if d.migration_id or d.migration_ops or any(b.rsplit(".", 1)[-1] == "Migration" for b in d.info.bases):
+            parts[d.info.full_name].append(d)
+    out: list[Migration] = []
+    for pieces in parts.values():
+        migration_id = next((p.migration_id for p in pieces if p.migration_id), None)
+        main = next((p for p in pieces if p.migration_ops), None) or next(
+            (p for p in pieces if not p.info.file.endswith(".Designer.cs")), pieces[0]
+        )
+        context = next((p.migration_context for p in pieces if p.migration_context), None)
+        ops = tuple(op for p in pieces for op in p.migration_ops)
+        out.append(Migration(migration_id or main.info.name, main.info.name, main.info.file, context, ops))
+    return out
 
 
 def _contracts(ctx: Context) -> list[TypeInfo]:

@@ -12,6 +12,7 @@ import yaml
 from critterops.discover.files import SourceTree
 
 COMPOSE_NAMES = re.compile(r"^(docker-)?compose([.\-][\w.\-]+)?\.ya?ml$", re.IGNORECASE)
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _VAR = re.compile(r"\$\{([^}:\-]+)(?::?-([^}]*))?\}")
 
 INFRA_KINDS = (
@@ -124,7 +125,7 @@ def read_compose(tree: SourceTree, rel: str) -> list[ComposeService]:
     if content is None:
         return []
     try:
-        data = yaml.safe_load(content)
+        data = yaml.load(content, Loader=_LOADER)  # a SafeLoader, the C one when available
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""

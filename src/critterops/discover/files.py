@@ -43,6 +43,7 @@ class SourceTree:
     files: list[str] = field(default_factory=list)
     warnings: list[ScanWarning] = field(default_factory=list)
     _bytes: dict[str, bytes | None] = field(default_factory=dict)
+    _file_set: set[str] = field(default_factory=set)
 
     @classmethod
     def open(cls, root: str | Path) -> SourceTree:
@@ -57,35 +58,45 @@ class SourceTree:
 
     def _walk(self) -> None:
         root = str(self.root)
-        for current, dirs, names in os.walk(root, followlinks=False, onerror=self._on_error):
-            rel_dir = os.path.relpath(current, root)
-            keep: list[str] = []
-            for d in sorted(dirs):
-                if d in SKIP_DIRS:
-                    continue
-                full = os.path.join(current, d)
-                if os.path.islink(full):
-                    self.warn(self._rel(rel_dir, d), "symbolic link to a directory: not followed")
-                    continue
-                keep.append(d)
-            dirs[:] = keep
-            for name in sorted(names):
-                full = os.path.join(current, name)
-                rel = self._rel(rel_dir, name)
-                if os.path.islink(full):
-                    target = os.path.realpath(full)
-                    if not target.startswith(root + os.sep) or not os.path.isfile(target):
-                        self.warn(rel, "symbolic link that leaves the repository or is broken: skipped")
-                        continue
-                self.files.append(rel)
+        stack = [""]
+        while stack:
+            rel_dir = stack.pop()
+            full_dir = os.path.join(root, rel_dir) if rel_dir else root
+            try:
+                with os.scandir(full_dir) as entries:
+                    items = sorted(entries, key=lambda e: e.name)
+            except OSError as error:
+                self.warn(rel_dir or ".", f"cannot be read: {error.strerror or error}")
+                continue
+            subdirs: list[str] = []
+            for entry in items:
+                rel = f"{rel_dir}/{entry.name}" if rel_dir else entry.name
+                try:
+                    if entry.is_symlink():
+                        target = os.path.realpath(entry.path)
+                        if os.path.isdir(target):
+                            self.warn(rel, "symbolic link to a directory: not followed")
+                        elif not target.startswith(root + os.sep) or not os.path.isfile(target):
+                            self.warn(rel, "symbolic link that leaves the repository or is broken: skipped")
+                        else:
+                            self.files.append(rel)
+                    elif entry.is_dir(follow_symlinks=False):
+                        if entry.name not in SKIP_DIRS:
+                            subdirs.append(rel)
+                    elif entry.is_file(follow_symlinks=False):
+                        self.files.append(rel)
+                except OSError as error:
+                    self.warn(rel, f"cannot be read: {error.strerror or error}")
+            stack.extend(reversed(subdirs))
+        self.files.sort()
+        self._file_set = set(self.files)
+
+    def exists(self, rel: str) -> bool:
+        return rel in self._file_set
 
     @staticmethod
     def _rel(rel_dir: str, name: str) -> str:
         return name if rel_dir == "." else PurePosixPath(Path(rel_dir).as_posix(), name).as_posix()
-
-    def _on_error(self, error: OSError) -> None:
-        where = os.path.relpath(error.filename, self.root) if error.filename else "."
-        self.warn(Path(where).as_posix(), f"cannot be read: {error.strerror or error}")
 
     def warn(self, file: str, message: str, line: int = 0) -> None:
         self.warnings.append(ScanWarning(file, message, line))

@@ -25,12 +25,15 @@ def unique_names(wanted: dict[str, str], contexts: dict[str, str]) -> dict[str, 
     for name in wanted.values():
         counts[name] = counts.get(name, 0) + 1
     out: dict[str, str] = {}
-    used: set[str] = set()
+    # names that were unique from the start keep them; colliding ones are renamed around them
+    used = {name for name, n in counts.items() if n == 1}
     for key in sorted(wanted):
         name = wanted[key]
-        if counts[name] > 1:
-            prefix = contexts.get(key, "")
-            name = dns_name(f"{prefix}-{name}") if prefix and not name.startswith(prefix) else name
+        if counts[name] == 1:
+            out[key] = name
+            continue
+        prefix = contexts.get(key, "")
+        name = dns_name(f"{prefix}-{name}") if prefix and not name.startswith(prefix) else name
         candidate, n = name, 2
         while candidate in used:
             suffix = f"-{n}"

@@ -31,12 +31,16 @@ class ProjectGraph:
     owned: dict[str, list[str]] = field(default_factory=dict)  # service → its project + owned libraries
     shared: set[str] = field(default_factory=set)
     file_project: dict[str, str] = field(default_factory=dict)
+    _by_project: dict[str, list[str]] = field(default_factory=dict)
 
     def services(self) -> list[str]:
         return sorted(p for p, role in self.roles.items() if role == "service")
 
     def files_of(self, project: str) -> list[str]:
-        return [f for f, p in self.file_project.items() if p == project]
+        if not self._by_project:
+            for rel, owner in self.file_project.items():
+                self._by_project.setdefault(owner, []).append(rel)
+        return self._by_project.get(project, [])
 
 
 def _is_hosted(tree: SourceTree, project: CsProject, files: list[str]) -> bool:

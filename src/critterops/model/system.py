@@ -125,7 +125,7 @@ class WolverineConfig:
     local_queues: tuple[str, ...] = ()
     handlers: int = 0
     handled_messages: tuple[str, ...] = ()
-    http_endpoints: int = 0
+    http: bool = False  # Wolverine.Http endpoints mapped
     location: Location | None = None
 
 

@@ -47,9 +47,6 @@ HANDLER_METHODS = frozenset(
         "NotFound",
     }
 )
-HTTP_ATTRIBUTES = frozenset(
-    {"WolverineGet", "WolverinePost", "WolverinePut", "WolverineDelete", "WolverinePatch", "WolverineHead"}
-)
 # Marten aggregate and projection conventions (Marten docs, events/projections/aggregate-projections).
 EVENT_METHODS = frozenset({"Apply", "Create", "ShouldDelete", "Project", "Evolve", "Transform"})
 _MIGRATION_OPS = re.compile(
@@ -63,10 +60,14 @@ _MIGRATION_OPS = re.compile(
 @dataclass(frozen=True, slots=True)
 class Method:
     name: str
-    first_param: str | None
+    params: tuple[str, ...]
     attributes: tuple[str, ...]
     static: bool
     line: int
+
+    @property
+    def first_param(self) -> str | None:
+        return self.params[0] if self.params else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,15 +156,14 @@ def _methods(decl: Node) -> list[Method]:
         if child.type != "method_declaration":
             continue
         params = child.child_by_field_name("parameters")
-        first: str | None = None
+        types: list[str] = []
         if params is not None:
-            for p in params.named_children:
-                if p.type == "parameter":
-                    first = text(p.child_by_field_name("type"))
-                    break
+            types = [text(p.child_by_field_name("type")) for p in params.named_children if p.type == "parameter"]
         attrs = tuple(a for a, _ in attributes(child))
         out.append(
-            Method(text(child.child_by_field_name("name")), first, attrs, "static" in modifiers(child), line(child))
+            Method(
+                text(child.child_by_field_name("name")), tuple(types), attrs, "static" in modifiers(child), line(child)
+            )
         )
     return out
 
@@ -239,7 +239,8 @@ def declarations(root: Node, file: str, scope: Scope) -> list[TypeDecl]:
         members = _record_members(decl) + _body_members(decl)
         info = TypeInfo(name, namespace_of(decl), file, line(decl), kind, tuple(members), bases, attrs)
         migration: tuple[str | None, str | None, tuple[MigrationOp, ...]] = (None, None, ())
-        if any(b.rsplit(".", 1)[-1] == "Migration" for b in bases):
+        # EF Core splits a migration: the operations in X.cs, [Migration("id")] in X.Designer.cs
+        if any(b.rsplit(".", 1)[-1] == "Migration" for b in bases) or "Migration" in attrs:
             migration = _migration(decl, scope)
         out.append(
             TypeDecl(
@@ -268,13 +269,32 @@ def handled_messages(decl: TypeDecl, is_saga: bool = False) -> list[str]:
     return out
 
 
-def http_endpoints(decl: TypeDecl) -> int:
-    return sum(1 for m in decl.methods if HTTP_ATTRIBUTES & set(m.attributes))
+# Marten passes these to projection and aggregate methods besides the event itself.
+_NOT_EVENTS = re.compile(
+    r"^(IEvent|IQuerySession|IDocumentSession|IDocumentOperations|IEventStream|CancellationToken|StreamAction|"
+    r"IReadOnlyList<IEvent>|IMartenSession|string|Guid|int|long)$"
+)
+_EVENT_WRAPPER = re.compile(r"^(?:[\w.]+\.)?IEvent<(.+)>$")
 
 
 def applied_events(decl: TypeDecl) -> list[str]:
-    return [
-        m.first_param.rsplit(".", 1)[-1]
-        for m in decl.methods
-        if m.name in EVENT_METHODS and m.first_param and not m.first_param.startswith(("IEvent<", "IQuerySession"))
-    ]
+    """Event types an aggregate or projection applies: ``Apply(View v, StockReceived e)`` → StockReceived.
+
+    ``IEvent<T>`` is unwrapped; the projected document (the first generic argument of the base
+    projection type, or the aggregate itself) and Marten's session types are not events.
+    """
+    documents = {decl.info.name}
+    for base in decl.info.bases:
+        if "<" in base:
+            documents.add(base.split("<", 1)[1].split(",")[0].rstrip(">").strip().rsplit(".", 1)[-1])
+    out: list[str] = []
+    for method in decl.methods:
+        if method.name not in EVENT_METHODS:
+            continue
+        for param in method.params:
+            wrapped = _EVENT_WRAPPER.match(param)
+            name = (wrapped.group(1) if wrapped else param).rsplit(".", 1)[-1]
+            if name in documents or _NOT_EVENTS.match(name) or name.endswith("?"):
+                continue
+            out.append(name)
+    return out

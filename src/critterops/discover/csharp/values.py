@@ -156,7 +156,11 @@ class Scope:
             target = text(node.child_by_field_name("expression"))
             if target.endswith("Configuration") or target.endswith("config"):
                 sub = node.child_by_field_name("subscript")
-                keys = [self.evaluate(c, depth + 1) for c in (sub.named_children if sub else [])]
+                items = [
+                    c.named_children[-1] if c.type == "argument" and c.named_children else c
+                    for c in (sub.named_children if sub else [])
+                ]
+                keys = [self.evaluate(c, depth + 1) for c in items]
                 known = [k for k in keys if k]
                 if known:
                     self.config_keys.append(known[0])

@@ -144,7 +144,7 @@ class Wiring:
     connection_names: list[str] = field(default_factory=list)
     health: list[HealthEndpoint] = field(default_factory=list)
     http_calls: list[HttpCall] = field(default_factory=list)
-    meters: list[str] = field(default_factory=list)
+    meters: list[tuple[str, Location]] = field(default_factory=list)
     blazor: bool = False
     wolverine_http: bool = False
     invoked: set[str] = field(default_factory=set)
@@ -438,7 +438,9 @@ def _handle_call(call: Node, scope: Scope, wiring: Wiring) -> None:
         _handle_projection(call, name, generics, wiring)
     elif name == "For" and generics and text(receiver(call)).endswith("Schema"):
         wiring.document_types.append(short_type(generics[0]))
-    elif name in ("StartStream", "Append", "AppendOne", "AppendMany") and "Events" in text(receiver(call)):
+    elif name in ("AppendOne", "AppendMany") or (
+        name in ("StartStream", "Append", "StartStreamAsync") and "Events" in text(receiver(call))
+    ):
         wiring.event_sourcing = True
         if generics and name == "StartStream":
             wiring.aggregate_types.append(short_type(generics[0]))
@@ -472,7 +474,7 @@ def _handle_call(call: Node, scope: Scope, wiring: Wiring) -> None:
         for arg in arguments(call):
             meter = scope.evaluate(arg)
             if meter:
-                wiring.meters.append(meter)
+                wiring.meters.append((meter, _loc(wiring, call)))
     elif name in ("AddRazorComponents", "AddServerSideBlazor", "MapRazorComponents", "MapBlazorHub"):
         wiring.blazor = True
     elif name in ("MapWolverineEndpoints", "AddWolverineHttp"):
@@ -522,34 +524,51 @@ def extract(root: Node, file: str, scope: Scope) -> Wiring:
     return wiring
 
 
+# Bytes that a file must contain to be worth parsing for wiring. A cheap filter before parsing:
+# missing a marker only means the file cannot hold that construct.
 WIRING_MARKERS = (
     b"UseWolverine",
     b"AddWolverine",
     b"AddMarten",
     b"ListenTo",
     b"PublishMessage",
-    b"Publish(",
+    b"PublishAllMessages",
+    b".Publish(",
     b"MapHealthChecks",
     b"AddHttpClient",
     b"AddDbContext",
     b"DatabaseSchemaName",
     b"AddAsyncDaemon",
     b"UseRabbitMq",
-    b"MapGet",
     b"AddRazorComponents",
     b"AddServerSideBlazor",
     b"Projections.",
     b"AddMeter",
-    b"Events.",
-    b"GetConnectionString",
-    b"UseNpgsql",
     b"MapDefaultEndpoints",
     b"LocalQueue",
     b"DeclareExchange",
     b"BindExchange",
     b"PersistMessagesWith",
+    b"UseKafka",
+    b"UseAzureServiceBus",
+    b"UseAmazonSqs",
+    b"ConventionalRouting",
+    b"UseNpgsql",
+    b"GetConnectionString",
+    b"AutoCreateSchemaObjects",
+    # event store usage in handlers: event sourcing and the event types appended
+    b"Events.StartStream",
+    b"Events.Append",
+    b"FetchForWriting",
+    b"AggregateStreamAsync",
+    b"FetchLatest",
+    b"AppendOne",
+    b"AppendMany",
 )
 
 
+_WIRING_RE = re.compile(b"|".join(re.escape(m) for m in WIRING_MARKERS))
+
+
 def looks_like_wiring(data: bytes) -> bool:
-    return any(marker in data for marker in WIRING_MARKERS)
+    return _WIRING_RE.search(data) is not None
