@@ -14,8 +14,11 @@ from critterops.discover.settings import connection_database, flatten
     ("source", "value"),
     [
         pytest.param('{"a": 1, // comment\n "b": [1, 2,],}', {"a": 1, "b": [1, 2]}, id="comment-trailing-commas"),
-        pytest.param('{"url": "http://x//y", /* block */ "c": "a,}"}', {"url": "http://x//y", "c": "a,}"},
-                     id="markers-inside-strings"),
+        pytest.param(
+            '{"url": "http://x//y", /* block */ "c": "a,}"}',
+            {"url": "http://x//y", "c": "a,}"},
+            id="markers-inside-strings",
+        ),
         pytest.param('{"q": "say \\"hi\\" // no"}', {"q": 'say "hi" // no'}, id="escaped-quote"),
     ],
 )
@@ -65,8 +68,14 @@ def test_compose_ports(ports: list[str], pairs: list[tuple[int | None, int | Non
 
 @pytest.mark.parametrize(
     ("image", "kind"),
-    [("postgres:16", "postgres"), ("rabbitmq:3-management", "rabbitmq"), ("jaegertracing/all-in-one", "jaeger"),
-     ("confluentinc/cp-kafka:7", "kafka"), ("mycorp/thing", "other"), (None, "other")],
+    [
+        ("postgres:16", "postgres"),
+        ("rabbitmq:3-management", "rabbitmq"),
+        ("jaegertracing/all-in-one", "jaeger"),
+        ("confluentinc/cp-kafka:7", "kafka"),
+        ("mycorp/thing", "other"),
+        (None, "other"),
+    ],
 )
 def test_infra_kind(image: str | None, kind: str) -> None:
     assert infra_kind(image) == kind
@@ -74,14 +83,22 @@ def test_infra_kind(image: str | None, kind: str) -> None:
 
 @pytest.mark.parametrize(
     ("raw", "name"),
-    [("Orders.Api", "orders-api"), ("Customer Identity", "customer-identity"), ("My_Svc..Web", "my-svc-web"),
-     ("9lives", "svc-9lives"), ("...", "service"), ("A" * 80, "a" * 63)],
+    [
+        ("Orders.Api", "orders-api"),
+        ("Customer Identity", "customer-identity"),
+        ("My_Svc..Web", "my-svc-web"),
+        ("9lives", "svc-9lives"),
+        ("...", "service"),
+        ("A" * 80, "a" * 63),
+    ],
 )
 def test_dns_names(raw: str, name: str) -> None:
     assert dns_name(raw) == name
 
 
 def test_unique_names_prefix_context_then_number() -> None:
-    names = unique_names({"a/Api.csproj": "api", "b/Api.csproj": "api", "c/x.csproj": "orders-api"},
-                         {"a/Api.csproj": "orders", "b/Api.csproj": "billing", "c/x.csproj": "orders"})
+    names = unique_names(
+        {"a/Api.csproj": "api", "b/Api.csproj": "api", "c/x.csproj": "orders-api"},
+        {"a/Api.csproj": "orders", "b/Api.csproj": "billing", "c/x.csproj": "orders"},
+    )
     assert names == {"a/Api.csproj": "orders-api-2", "b/Api.csproj": "billing-api", "c/x.csproj": "orders-api"}

@@ -49,7 +49,7 @@ def wire(code: str, constants: dict[str, str] | None = None, config: dict[str, s
             [("rabbitmq", "configured", (), None)],
             id="configuration-value",
         ),
-        pytest.param("// opts.ListenToRabbitQueue(\"commented\");", [], id="commented-out"),
+        pytest.param('// opts.ListenToRabbitQueue("commented");', [], id="commented-out"),
     ],
 )
 def test_listeners(code: str, expected: list[tuple[str, str, tuple[str, ...], str | None]]) -> None:
@@ -83,7 +83,7 @@ def test_listeners(code: str, expected: list[tuple[str, str, tuple[str, ...], st
         pytest.param(
             'opts.PublishAllMessages().ToKafkaTopic("all");', [("*", "kafka", "all", "topic")], id="all-messages"
         ),
-        pytest.param("context.ToRabbitQueue(\"x\");", [], id="not-a-routing-rule"),
+        pytest.param('context.ToRabbitQueue("x");', [], id="not-a-routing-rule"),
     ],
 )
 def test_publishers(code: str, expected: list[tuple[str, str, str, str]]) -> None:
@@ -109,9 +109,7 @@ def test_declare_exchange_bindings() -> None:
             [("all", "All")],
             id="solo-all",
         ),
-        pytest.param(
-            "services.AddMarten(o => {}).AddAsyncDaemon(DaemonMode.HotCold);", "HotCold", [], id="hotcold"
-        ),
+        pytest.param("services.AddMarten(o => {}).AddAsyncDaemon(DaemonMode.HotCold);", "HotCold", [], id="hotcold"),
         pytest.param(
             "o.AutoCreateSchemaObjects = env.IsDevelopment() ? AutoCreate.All : AutoCreate.None;",
             None,
