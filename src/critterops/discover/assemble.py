@@ -724,7 +724,8 @@ def discover_tree(tree: SourceTree) -> System:
         resolved.append(_replace_calls(s, calls))
     services = resolved
     contracts = _contracts(ctx)
-    flows, flow_warnings = derive_flows(services, {c.name for c in contracts}, ctx.parsed, graph)
+    files = {s.name: [f for p in s.source_projects for f in _cs_files(ctx, p)] for s in services}
+    flows, flow_warnings = derive_flows(services, {c.name for c in contracts}, files, tree.read_bytes, ctx.parse)
     for warning in flow_warnings:
         tree.warnings.append(warning)
     infrastructure = _infrastructure(ctx, {s.compose_service for s in services if s.compose_service})

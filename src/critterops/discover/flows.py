@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from critterops.discover.csharp import syntax
@@ -10,32 +11,50 @@ from critterops.model import Flow, ScanWarning, Service
 
 if TYPE_CHECKING:
     from critterops.discover.assemble import ParsedFile
-    from critterops.discover.projects import ProjectGraph
 
 
 def _creators(
-    parsed: dict[str, ParsedFile], graph: ProjectGraph, owned: dict[str, set[str]], messages: set[str]
+    files: dict[str, list[str]],
+    read: Callable[[str], bytes | None],
+    parse: Callable[[str], ParsedFile | None],
+    messages: set[str],
 ) -> dict[str, set[str]]:
-    """message → services whose own code constructs it (``new OrderPlaced(...)``)."""
+    """message → services whose own code constructs it (``new OrderPlaced(...)``), from the syntax tree."""
     out: dict[str, set[str]] = defaultdict(set)
-    for rel, file in parsed.items():
-        project = graph.file_project.get(rel)
-        services = [s for s, projects in owned.items() if project in projects]
-        if not services:
-            continue
-        data = file.tree.root_node.text or b""
-        if not any(m.encode() in data for m in messages):
-            continue
-        for node in syntax.captures("(object_creation_expression type: (_) @t)", file.tree.root_node, "t"):
-            name = syntax.short_type(syntax.text(node)).split("<")[0]
-            if name in messages:
-                out[name].update(services)
+    needles = {m: f"new {m}".encode() for m in messages}
+    for service, rels in files.items():
+        for rel in rels:
+            data = read(rel) or b""
+            if not any(needle in data for needle in needles.values()):
+                continue
+            parsed = parse(rel)
+            if parsed is None:
+                continue
+            for node in syntax.captures("(object_creation_expression type: (_) @t)", parsed.tree.root_node, "t"):
+                name = syntax.short_type(syntax.text(node)).split("<")[0]
+                if name in messages:
+                    out[name].add(service)
     return out
 
 
 def derive_flows(
-    services: list[Service], contract_names: set[str], parsed: dict[str, ParsedFile], graph: ProjectGraph
+    services: list[Service],
+    contract_names: set[str],
+    files: dict[str, list[str]],
+    read: Callable[[str], bytes | None],
+    parse: Callable[[str], ParsedFile | None],
 ) -> tuple[list[Flow], list[ScanWarning]]:
+    """Flows between services, and warnings for messages that go nowhere and queues nobody feeds.
+
+    ``files`` maps each service to the C# files it owns; ``read`` and ``parse`` give their bytes and
+    syntax trees (used only for conventional routing, to find who constructs a message).
+    """
+    conventional = [s for s in services if s.wolverine and s.wolverine.conventional_routing]
+    handled_by: dict[str, list[str]] = defaultdict(list)
+    for s in conventional:
+        for message in s.wolverine.handled_messages if s.wolverine else ():
+            if message in contract_names:
+                handled_by[message].append(s.name)
     flows: list[Flow] = []
     warnings: list[ScanWarning] = []
     listeners: dict[tuple[str, str], list[str]] = defaultdict(list)
@@ -72,6 +91,22 @@ def derive_flows(
                     )
             else:
                 queues = sorted(bound.get(pub.to, set()))
+                # a conventional listener binds a queue to the exchange named after the message type
+                named_for_message = pub.to == pub.message or pub.to.endswith("." + pub.message)
+                if not queues and named_for_message and handled_by.get(pub.message):
+                    for consumer in handled_by[pub.message]:
+                        if consumer != s.name:
+                            flows.append(
+                                Flow(
+                                    s.name,
+                                    consumer,
+                                    pub.message,
+                                    f"{pub.to} (conventional)",
+                                    pub.transport,
+                                    "conventional",
+                                )
+                            )
+                    continue
                 for queue in queues:
                     published_queues.add((pub.transport, queue))
                     for consumer in listeners.get((pub.transport, queue), []):
@@ -87,19 +122,13 @@ def derive_flows(
                             loc.line if loc else 0,
                         )
                     )
-    conventional = [s for s in services if s.wolverine and s.wolverine.conventional_routing]
     if conventional:
-        owned = {s.name: set(s.source_projects) for s in services}
-        handled_by: dict[str, list[str]] = defaultdict(list)
-        for s in conventional:
-            for message in s.wolverine.handled_messages if s.wolverine else ():
-                if message in contract_names:
-                    handled_by[message].append(s.name)
-        creators = _creators(parsed, graph, owned, set(handled_by))
+        creators = _creators(files, read, parse, set(handled_by))
+        known = {(f.source, f.target, f.message) for f in flows}
         for message, consumers in sorted(handled_by.items()):
             for producer in sorted(creators.get(message, set())):
                 for consumer in consumers:
-                    if producer != consumer:
+                    if producer != consumer and (producer, consumer, message) not in known:
                         flows.append(
                             Flow(producer, consumer, message, f"{message} (conventional)", "rabbitmq", "conventional")
                         )
