@@ -217,3 +217,11 @@ def test_conventional_routing_and_durability() -> None:
     )
     assert wiring.conventional_routing and wiring.durable_local_queues and wiring.durable_outbox_all
     assert (wiring.message_storage, wiring.message_schema) == ("postgresql", "wolverine")
+
+
+def test_chained_declarations_keep_source_order() -> None:
+    wiring = wire(
+        'rabbit.DeclareExchange("first", e => e.BindQueue("q1", ""))'
+        '.DeclareExchange("second", e => e.BindQueue("q2", ""));'
+    )
+    assert [(b.exchange, b.queue) for b in wiring.bindings] == [("first", "q1"), ("second", "q2")]

@@ -69,6 +69,7 @@ TYPE_MARKERS = (
     b": Migration",
     b"[Migration(",
 )
+_TYPE_RE = re.compile(b"|".join(re.escape(m) for m in TYPE_MARKERS))
 _STATE_TYPE = re.compile(r"(Status|State|Stage|Phase)\??$")
 
 
@@ -173,7 +174,7 @@ def _parse_sources(ctx: Context) -> None:
             wanted = (
                 role == "contracts"
                 or looks_like_wiring(data)
-                or (role != "servicedefaults" and any(m in data for m in TYPE_MARKERS))
+                or (role != "servicedefaults" and _TYPE_RE.search(data) is not None)
                 or b"const string" in data
                 or b"static readonly string" in data
             )
@@ -450,7 +451,8 @@ def _build_service(ctx: Context, path: str, name: str) -> tuple[Service, Wiring]
         ctx.tree.warn(project.path, message)
     decls: list[TypeDecl] = []
     for rel in files:
-        if rel in ctx.parsed:
+        # only declarations that matter carry a marker (a saga, a handler, a projection, ...)
+        if rel in ctx.parsed and _TYPE_RE.search(ctx.tree.read_bytes(rel) or b""):
             decls += ctx.types(rel)
     by_name = {d.info.name: d for d in decls}
 

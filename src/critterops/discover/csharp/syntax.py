@@ -46,7 +46,8 @@ def parse(source: bytes) -> Tree:
 def captures(source: str, node: Node, name: str) -> list[Node]:
     """All nodes captured as ``@name`` by the query ``source`` under ``node``, in order."""
     found = QueryCursor(query(source)).captures(node).get(name, [])
-    return sorted(found, key=lambda n: n.start_byte)
+    # source order; in a fluent chain every call starts at the same byte, the inner call first
+    return sorted(found, key=lambda n: (n.start_byte, n.end_byte))
 
 
 def text(node: Node | None) -> str:
