@@ -396,7 +396,8 @@ def _handle_call(call: Node, scope: Scope, wiring: Wiring) -> None:
         if exchange:
             if exchange not in wiring.exchanges:
                 wiring.exchanges.append(exchange)
-            for inv in invocations(call):
+            own_args = call.child_by_field_name("arguments")  # not the calls earlier in the chain
+            for inv in invocations(own_args) if own_args is not None else []:
                 inv_name, _ = method_name(inv)
                 if inv_name == "BindQueue":
                     inv_args = arguments(inv)
