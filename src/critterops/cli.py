@@ -27,9 +27,8 @@ def build_parser(commands: dict[str, ModuleType]) -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"critterops {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks for unexpected errors")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name, module in commands.items():
+    for module in commands.values():
         module.add_parser(sub)
-        del name
     return parser
 
 

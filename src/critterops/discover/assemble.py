@@ -14,7 +14,7 @@ from __future__ import annotations
 import posixpath
 import re
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import PurePosixPath
 
 from tree_sitter import Node, Tree
@@ -40,13 +40,11 @@ from critterops.model import (
     HealthEndpoint,
     HttpCall,
     Infrastructure,
-    Location,
     MartenConfig,
     Migration,
     Project,
     Projection,
     Saga,
-    ScanWarning,
     Service,
     System,
     TestProject,
@@ -433,7 +431,7 @@ def _resolve_http_calls(calls: list[HttpCall], by_port: dict[int, str], by_host:
     return out
 
 
-def _build_service(ctx: Context, path: str, name: str) -> tuple[Service, Wiring]:
+def _build_service(ctx: Context, path: str, name: str) -> Service:
     graph = ctx.graph
     project = graph.projects[path]
     owned = graph.owned[path]
@@ -446,8 +444,7 @@ def _build_service(ctx: Context, path: str, name: str) -> tuple[Service, Wiring]
     config = _service_config(ctx, project.directory)
     scope = Scope(constants, config)
     wiring = _service_wiring(ctx, files, scope)
-    for line_no, message in wiring.unresolved:
-        del line_no
+    for _line, message in wiring.unresolved:
         ctx.tree.warn(project.path, message)
     decls: list[TypeDecl] = []
     for rel in files:
@@ -636,7 +633,7 @@ def _build_service(ctx: Context, path: str, name: str) -> tuple[Service, Wiring]
         aspire_name=aspire_name,
         aspire_references=tuple(sorted(ctx.apphost.references.get(aspire_name or "", []))),
     )
-    return service, wiring
+    return service
 
 
 def _migrations(decls: list[TypeDecl]) -> list[Migration]:
@@ -709,11 +706,9 @@ def discover_tree(tree: SourceTree) -> System:
         {p: dns_name(projects[p].name) for p in service_paths}, {p: dns_name(bounded_context(p)) for p in service_paths}
     )
     services: list[Service] = []
-    wirings: dict[str, Wiring] = {}
     for path in service_paths:
-        service, wiring = _build_service(ctx, path, names[path])
+        service = _build_service(ctx, path, names[path])
         services.append(service)
-        wirings[service.name] = wiring
     by_port = {s.http_port: s.name for s in services if s.http_port}
     by_host: dict[str, str] = {}
     for s in services:
@@ -723,7 +718,7 @@ def discover_tree(tree: SourceTree) -> System:
     resolved: list[Service] = []
     for s in services:
         calls = _resolve_http_calls(list(s.http_calls), by_port, by_host)
-        resolved.append(_replace_calls(s, calls))
+        resolved.append(replace(s, http_calls=tuple(calls)))
     services = resolved
     contracts = _contracts(ctx)
     files = {s.name: [f for p in s.source_projects for f in _cs_files(ctx, p)] for s in services}
@@ -762,10 +757,4 @@ def discover_tree(tree: SourceTree) -> System:
     )
 
 
-def _replace_calls(service: Service, calls: list[HttpCall]) -> Service:
-    from dataclasses import replace
-
-    return replace(service, http_calls=tuple(calls))
-
-
-__all__ = ["Location", "ScanWarning", "discover_tree"]
+__all__ = ["discover_tree"]

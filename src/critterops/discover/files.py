@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from critterops.errors import UserError
 from critterops.model import ScanWarning
@@ -94,10 +94,6 @@ class SourceTree:
     def exists(self, rel: str) -> bool:
         return rel in self._file_set
 
-    @staticmethod
-    def _rel(rel_dir: str, name: str) -> str:
-        return name if rel_dir == "." else PurePosixPath(Path(rel_dir).as_posix(), name).as_posix()
-
     def warn(self, file: str, message: str, line: int = 0) -> None:
         self.warnings.append(ScanWarning(file, message, line))
 
@@ -141,13 +137,3 @@ class SourceTree:
     def with_suffix(self, *suffixes: str) -> list[str]:
         lowered = tuple(s.lower() for s in suffixes)
         return [f for f in self.files if f.lower().endswith(lowered)]
-
-    def named(self, *names: str) -> list[str]:
-        wanted = {n.lower() for n in names}
-        return [f for f in self.files if PurePosixPath(f).name.lower() in wanted]
-
-    def under(self, directory: str) -> list[str]:
-        if directory in ("", "."):
-            return list(self.files)
-        prefix = directory.rstrip("/") + "/"
-        return [f for f in self.files if f.startswith(prefix)]

@@ -139,8 +139,6 @@ def _body_members(decl: Node) -> list[Member]:
                     if declarator.type == "variable_declarator":
                         name = text(declarator.child_by_field_name("name"))
                         members.append(Member(name, type_text, _nullable(type_text), False, line(declarator)))
-        elif child.type == "enum_member_declaration_list":
-            pass
     if decl.type == "enum_declaration":
         for item in captures("(enum_member_declaration name: (identifier) @n)", decl, "n"):
             members.append(Member(text(item), "enum", False, False, line(item)))

@@ -14,16 +14,7 @@ from tree_sitter import Node
 
 from critterops.discover.csharp.syntax import arguments, captures, method_name, receiver, text
 
-_CONSTANT_FIELDS = """
-(field_declaration
-  (variable_declaration
-    (variable_declarator name: (identifier) @name) @decl)) @field
-"""
-
-_LOCALS = """
-(local_declaration_statement
-  (variable_declaration (variable_declarator name: (identifier) @name) @decl))
-"""
+_CONSTANT_FIELDS = "(field_declaration) @field"
 
 
 def _unescape(raw: str) -> str:
@@ -57,7 +48,6 @@ def collect_constants(root: Node) -> dict[str, str]:
         mods = {text(c) for c in field_node.named_children if c.type == "modifier"}
         if "const" not in mods and not {"static", "readonly"} <= mods:
             continue
-        decl = field_node.named_children[-1] if field_node.named_children else None
         for var in captures("(variable_declarator) @d", field_node, "d"):
             name_node = var.child_by_field_name("name")
             value_nodes = [c for c in var.named_children if c != name_node]
@@ -73,7 +63,6 @@ def collect_constants(root: Node) -> dict[str, str]:
                 owner_name = owner.child_by_field_name("name")
                 if owner_name is not None:
                     out[f"{text(owner_name)}.{name}"] = value
-        del decl
     return out
 
 
@@ -142,7 +131,7 @@ class Scope:
             name = text(node)
             if name in self.locals:
                 init = self.locals[name]
-                if init.start_byte < node.start_byte or init.end_byte < node.start_byte:
+                if init.start_byte < node.start_byte:  # declared before this use
                     return self.evaluate(init, depth + 1)
             return self.constants.get(name)
         if kind == "member_access_expression":

@@ -464,7 +464,7 @@ def _handle_call(call: Node, scope: Scope, wiring: Wiring) -> None:
         conn = scope.evaluate(args[0]) if args else None
         if conn and conn not in wiring.connection_names:
             wiring.connection_names.append(conn)
-    elif name in ("MapHealthChecks", "MapGet") or name.startswith("MapHealthChecks"):
+    elif name in ("MapHealthChecks", "MapGet"):
         args = arguments(call)
         path = scope.evaluate(args[0]) if args else None
         if path and (name != "MapGet" or _HEALTHY_PATH.search(path)):
