@@ -77,7 +77,8 @@ class ParsedFile:
     tree: Tree
     constants: dict[str, str] = field(default_factory=dict)
     types: list[TypeDecl] | None = None
-    wiring: bool = False
+    wiring: bool = False  # holds wiring markers
+    declares: bool = False  # holds type markers (saga, handler, projection, DbContext, migration)
 
 
 @dataclass
@@ -105,6 +106,7 @@ class Context:
             self.tree.warn(rel, "C# that does not parse cleanly; facts from it may be partial", first)
         parsed.constants = collect_constants(parsed.tree.root_node)
         parsed.wiring = looks_like_wiring(data)
+        parsed.declares = _TYPE_RE.search(data) is not None
         self.parsed[rel] = parsed
         return parsed
 
@@ -449,7 +451,8 @@ def _build_service(ctx: Context, path: str, name: str) -> Service:
     decls: list[TypeDecl] = []
     for rel in files:
         # only declarations that matter carry a marker (a saga, a handler, a projection, ...)
-        if rel in ctx.parsed and _TYPE_RE.search(ctx.tree.read_bytes(rel) or b""):
+        parsed = ctx.parsed.get(rel)
+        if parsed is not None and parsed.declares:
             decls += ctx.types(rel)
     by_name = {d.info.name: d for d in decls}
 
