@@ -30,6 +30,7 @@ def test_json_contract(capsys: pytest.CaptureFixture[str]) -> None:
         "optional": False,
         "has_default": False,
         "line": placed["members"][0]["line"],
+        "positional": True,
     }
 
 

@@ -1,5 +1,16 @@
 """Frozen data shared by every stage of the pipeline. No I/O lives here."""
 
+from critterops.model.change import (
+    RISK_SCHEMA,
+    RULES,
+    AffectedTest,
+    CommitRisk,
+    Finding,
+    Reason,
+    RiskReport,
+    ServiceRisk,
+    TypeChange,
+)
 from critterops.model.system import (
     SCHEMA,
     Binding,
@@ -27,9 +38,14 @@ from critterops.model.system import (
 )
 
 __all__ = [
+    "RISK_SCHEMA",
+    "RULES",
     "SCHEMA",
+    "AffectedTest",
     "Binding",
+    "CommitRisk",
     "EfCoreConfig",
+    "Finding",
     "Flow",
     "HealthEndpoint",
     "HttpCall",
@@ -43,11 +59,15 @@ __all__ = [
     "Project",
     "Projection",
     "Publish",
+    "Reason",
+    "RiskReport",
     "Saga",
     "ScanWarning",
     "Service",
+    "ServiceRisk",
     "System",
     "TestProject",
+    "TypeChange",
     "TypeInfo",
     "WolverineConfig",
 ]

@@ -39,6 +39,7 @@ class Member:
     optional: bool
     has_default: bool = False
     line: int = 0
+    positional: bool = False  # a record's primary-constructor parameter: callers must pass it unless defaulted
 
 
 @dataclass(frozen=True, slots=True)

@@ -103,11 +103,18 @@ def _record_members(decl: Node) -> list[Member]:
                     for c in param.named_children
                 )
                 members.append(
-                    Member(text(name_node), type_text, _nullable(type_text) or has_default, has_default, line(param))
+                    Member(
+                        text(name_node),
+                        type_text,
+                        _nullable(type_text) or has_default,
+                        has_default,
+                        line(param),
+                        positional=True,
+                    )
                 )
             elif param.type == "identifier" and pending_type is not None:
                 # "params T[] Name" is not wrapped in a parameter node (tree-sitter-c-sharp 0.23)
-                members.append(Member(text(param), pending_type, True, True, line(param)))
+                members.append(Member(text(param), pending_type, True, True, line(param), positional=True))
                 pending_type = None
             else:
                 pending_type = text(param)

@@ -1,0 +1,114 @@
+"""``risk``: from two refs to a :class:`RiskReport`."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable
+from pathlib import Path
+
+from critterops.change.rules import findings_for
+from critterops.change.score import Levels, service_risk
+from critterops.change.versions import ChangeSet, load_change
+from critterops.gitrepo import GitRepo
+from critterops.model import AffectedTest, CommitRisk, Finding, RiskReport, ServiceRisk
+
+# (repo, base, head) -> (per-commit risks, provenance of the model); None when no model is available
+CommitScorer = Callable[[GitRepo, str, str], tuple[list[CommitRisk], str]]
+
+
+def files_by_commit(repo: GitRepo, base: str, head: str) -> dict[str, list[str]]:
+    out = repo.run("log", "--no-merges", "--name-only", "-M", "--format=%x00%H", f"{base}..{head}")
+    files: dict[str, list[str]] = {}
+    for block in out.split("\0")[1:]:
+        lines = [line for line in block.splitlines() if line]
+        if lines:
+            files[lines[0]] = lines[1:]
+    return files
+
+
+def _tests(change: ChangeSet, head_tests: dict[str, set[str]], affected: set[str]) -> list[AffectedTest]:
+    out: dict[str, AffectedTest] = {}
+    kinds = {t.project: t.kind for s in change.head_system.services for t in s.tests}
+    covering: dict[str, set[str]] = defaultdict(set)
+    for s in change.head_system.services:
+        for t in s.tests:
+            covering[t.project].add(s.name)
+    for project in sorted(head_tests):
+        out[project] = AffectedTest(project, kinds.get(project, "other"), tuple(sorted(covering[project])), "changed")
+    for project, services in sorted(covering.items()):
+        if project not in out and services & affected:
+            out[project] = AffectedTest(
+                project, kinds.get(project, "other"), tuple(sorted(services)), "covers-affected-service"
+            )
+    return sorted(out.values(), key=lambda t: t.project)
+
+
+def assess(
+    root: str | Path,
+    base_ref: str | None,
+    head_ref: str = "HEAD",
+    levels: Levels | None = None,
+    scorer: CommitScorer | None = None,
+) -> RiskReport:
+    levels = levels or Levels()
+    change = load_change(root, base_ref, head_ref)
+    findings, head_owners, base_owners, _ = findings_for(change)
+    how: dict[str, set[str]] = defaultdict(set)
+    for owners in (head_owners, base_owners):
+        for by_service in owners.services.values():
+            for service, kind in by_service.items():
+                how[service].add(kind)
+    for finding in findings:
+        for service in finding.services:
+            if service not in how:
+                how[service].add("flow")
+            if finding.rule == "service-added":
+                how[service].add("new")
+    commit_risks: list[CommitRisk] = []
+    provenance: str | None = None
+    if scorer is not None and change.commits:
+        commit_risks, provenance = scorer(change.repo, change.base, change.head)
+    by_sha = {c.sha: c for c in commit_risks}
+    touched = files_by_commit(change.repo, change.base, change.head) if commit_risks else {}
+    owner_of: dict[str, set[str]] = defaultdict(set)
+    for owners in (head_owners, base_owners):
+        for path, by_service in owners.services.items():
+            owner_of[path] |= set(by_service)
+    per_service_findings: dict[str, list[Finding]] = defaultdict(list)
+    for finding in findings:
+        for service in finding.services:
+            per_service_findings[service].append(finding)
+    services: list[ServiceRisk] = []
+    for name in sorted(how):
+        commits = [
+            by_sha[sha] for sha, paths in touched.items() if sha in by_sha and any(name in owner_of[p] for p in paths)
+        ]
+        order = ("new", "direct", "reference", "flow")
+        affected_by = tuple(k for k in order if k in how[name])
+        services.append(service_risk(name, affected_by, per_service_findings[name], commits, levels))
+    services.sort(key=lambda s: (-s.score, s.service))
+    range_p: float | None = None
+    if commit_risks:
+        stay = 1.0
+        for c in commit_risks:
+            stay *= 1 - c.probability
+        range_p = round(1 - stay, 4)
+    deploy = bool(services) and not any(f.rule == "no-deploy" for f in findings)
+    tests = _tests(change, head_owners.tests, {s.service for s in services})
+    system_warnings = [w for w in change.head_system.warnings if "no .csproj found" in w.message]
+    return RiskReport(
+        repository=str(change.repo.root),
+        base=change.base_ref,
+        head=change.head_ref,
+        base_commit=change.base,
+        head_commit=change.head,
+        commits=tuple(commit_risks),
+        files_changed=len(change.files),
+        findings=tuple(findings),
+        services=tuple(services),
+        tests=tuple(tests),
+        deploy=deploy,
+        range_probability=range_p,
+        warnings=tuple(change.warnings + system_warnings),
+        model=provenance,
+    )
