@@ -10,7 +10,7 @@ from critterops.change.rules import findings_for
 from critterops.change.score import Levels, service_risk
 from critterops.change.versions import ChangeSet, load_change
 from critterops.gitrepo import GitRepo
-from critterops.model import AffectedTest, CommitRisk, Finding, RiskReport, ServiceRisk
+from critterops.model import AffectedTest, CommitRisk, Finding, RiskReport, ServiceRisk, System
 
 # (repo, base, head) -> (per-commit risks, provenance of the model); None when no model is available
 CommitScorer = Callable[[GitRepo, str, str], tuple[list[CommitRisk], str]]
@@ -50,6 +50,17 @@ def assess(
     levels: Levels | None = None,
     scorer: CommitScorer | None = None,
 ) -> RiskReport:
+    return assess_with_systems(root, base_ref, head_ref, levels, scorer)[0]
+
+
+def assess_with_systems(
+    root: str | Path,
+    base_ref: str | None,
+    head_ref: str = "HEAD",
+    levels: Levels | None = None,
+    scorer: CommitScorer | None = None,
+) -> tuple[RiskReport, System, System]:
+    """The report, and the base and head systems it compared (the planner needs them)."""
     levels = levels or Levels()
     change = load_change(root, base_ref, head_ref)
     findings, head_owners, base_owners, _ = findings_for(change)
@@ -80,6 +91,8 @@ def assess(
             per_service_findings[service].append(finding)
     services: list[ServiceRisk] = []
     for name in sorted(how):
+        if not per_service_findings[name]:
+            continue  # referenced a changed shared contract, but uses none of the changed messages
         commits = [
             by_sha[sha] for sha, paths in touched.items() if sha in by_sha and any(name in owner_of[p] for p in paths)
         ]
@@ -96,7 +109,7 @@ def assess(
     deploy = bool(services) and not any(f.rule == "no-deploy" for f in findings)
     tests = _tests(change, head_owners.tests, {s.service for s in services})
     system_warnings = [w for w in change.head_system.warnings if "no .csproj found" in w.message]
-    return RiskReport(
+    report = RiskReport(
         repository=str(change.repo.root),
         base=change.base_ref,
         head=change.head_ref,
@@ -112,3 +125,4 @@ def assess(
         warnings=tuple(change.warnings + system_warnings),
         model=provenance,
     )
+    return report, change.base_system, change.head_system

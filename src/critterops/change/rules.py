@@ -40,6 +40,7 @@ DESTRUCTIVE_OPS = frozenset(
         "Sql",  # raw SQL: critterops cannot tell, so it assumes the worst
     }
 )
+_SAGA_SAFE = frozenset({"required-member-added", "member-made-required", "optional-member-added"})
 _MITIGATIONS = (b"MapEventType", b"Upcast", b"Upcaster", b"EventUpcaster")
 
 
@@ -143,9 +144,12 @@ class Rules:
         return any(self._shape_in_contracts(shape) for shape in (diff.base, diff.head) if shape is not None)
 
     def _shape_in_contracts(self, shape: TypeShape) -> bool:
+        return self._is_contract_file(shape.decl.info.file)
+
+    def _is_contract_file(self, path: str) -> bool:
         roles = {p.path: p.role for p in (*self.base.projects, *self.head.projects)}
         dirs = {posixpath.dirname(p): p for p in roles}
-        folder = posixpath.dirname(shape.decl.info.file)
+        folder = posixpath.dirname(path)
         while folder:
             if folder in dirs:
                 return roles[dirs[folder]] == "contracts"
@@ -310,7 +314,9 @@ class Rules:
         member_changes = tuple(c for c in diff.changes if c.change != "type-added")
         if not member_changes:
             return
-        breaking = any(c.breaking for c in member_changes)
+        # A saga is a JSON document, not a constructor call: a member the old documents lack simply
+        # starts at its default. Removing, renaming or retyping one loses or breaks stored state.
+        breaking = any(c.breaking and c.change not in _SAGA_SAFE for c in member_changes)
         detail = "; ".join(c.detail for c in member_changes)
         detail += (
             " — sagas in flight were saved by the old version and are read by the new one"
@@ -525,7 +531,10 @@ class Rules:
         for change in self.change.files:
             if _is_config(change.path) or _is_infra(change.path) or is_doc(change.path):
                 continue
+            shared_contract = self._is_contract_file(change.path)
             for service, how in self.owners(change.path).items():
+                if how == "reference" and shared_contract:
+                    continue  # the contract rules say who uses the changed messages
                 if how == "direct" or service not in explained:
                     per_service[service].append(change.path)
         for service, paths in sorted(per_service.items()):

@@ -32,3 +32,24 @@ def console(stream: Any = None) -> Any:
 
 def print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2, sort_keys=False) + "\n")
+
+
+def add_range_arguments(parser: Any) -> None:
+    """PATH, --base, --head and --example, shared by risk, plan and affected."""
+    parser.add_argument("path", nargs="?", help="repository (default: current folder)")
+    parser.add_argument(
+        "--base", help="the deployed version: a branch, tag or commit (default: origin/HEAD, origin/main, main)"
+    )
+    parser.add_argument("--head", default="HEAD", help="the version to ship (default: HEAD)")
+    parser.add_argument(
+        "--example",
+        action="store_true",
+        help="use the bundled example: PawMart with a five-commit pull request, built in a temporary git repository",
+    )
+
+
+def check_range_arguments(args: Any) -> None:
+    if args.example and args.path:
+        raise UserError("give either PATH or --example, not both")
+    if args.example and (args.base or args.head != "HEAD"):
+        raise UserError("--example compares the example's main with its pull-request branch; drop --base/--head")

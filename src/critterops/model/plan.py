@@ -1,0 +1,102 @@
+"""The deployment plan: per service a strategy, gates and a rollback plan, and the order of phases."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+PLAN_SCHEMA = "critterops.plan/v1"
+STRATEGIES = ("blue-green", "canary", "rolling", "no-deploy")
+
+
+@dataclass(frozen=True, slots=True)
+class Gate:
+    """A check that must pass before the rollout moves on.
+
+    ``kind``: analysis (a metric against a threshold over a window), approval (a person promotes),
+    projection-catch-up (async projections within ``threshold`` events of the high-water mark),
+    drain (the old version's outbox and unacknowledged messages reach the threshold), migration
+    (a job that must finish first).
+    """
+
+    kind: str
+    name: str
+    description: str
+    metric: str | None = None
+    query: str | None = None
+    condition: str | None = None  # "<= 0.01"
+    threshold: float | None = None
+    interval: str | None = None
+    count: int | None = None
+    failure_limit: int | None = None
+    when: str = "each-step"  # each-step | before-promotion | before-scale-down | before-rollout | after-promotion
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One canary step: shift ``weight`` percent, then wait (``pause``; "" waits for a person)."""
+
+    weight: int
+    pause: str | None = None
+    analysis: bool = False
+    approval: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Rollback:
+    safe: bool
+    action: str  # rollback | roll-forward | freeze
+    reason: str
+    steps: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ServicePlan:
+    service: str
+    strategy: str
+    phase: int
+    why: tuple[str, ...]
+    risk: float
+    level: str
+    steps: tuple[Step, ...] = ()
+    gates: tuple[Gate, ...] = ()
+    rollback: Rollback | None = None
+    replicas: int = 1
+    jobs: tuple[str, ...] = ()  # work before or after the rollout: migrations, projection rebuilds
+    warnings: tuple[str, ...] = ()
+    traffic: str = "http"  # http | messages | http+messages | none: what a canary weight shifts
+
+
+@dataclass(frozen=True, slots=True)
+class Phase:
+    number: int
+    name: str
+    services: tuple[str, ...]
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class ExpandContract:
+    """A change that cannot ship in one deploy; the deploys it must be split into."""
+
+    reason: str
+    services: tuple[str, ...]
+    steps: tuple[str, ...]
+    rule: str
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    environment: str
+    base: str
+    head: str
+    base_commit: str
+    head_commit: str
+    deploy: bool
+    phases: tuple[Phase, ...]
+    services: tuple[ServicePlan, ...]
+    expand_contract: tuple[ExpandContract, ...] = ()
+    warnings: tuple[str, ...] = ()
+    policy: str = "built-in defaults"
+
+    def service(self, name: str) -> ServicePlan | None:
+        return next((s for s in self.services if s.service == name), None)

@@ -1,0 +1,1 @@
+"""Deployment planning: the policy a plan follows (``policy``) and the planner that applies it."""
