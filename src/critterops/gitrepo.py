@@ -203,11 +203,11 @@ class GitRepo:
         pos = 0
         for sha in unique:
             end = out.index(b"\n", pos)
-            header = out[pos:end].decode()
+            header = out[pos:end].decode("utf-8", "replace")
             pos = end + 1
-            parts = header.split(" ")
-            if len(parts) < 3 or parts[1] == "missing":
-                continue
+            if header.endswith((" missing", " ambiguous")):
+                continue  # the name may contain spaces (rev:path); git echoes it back
+            parts = header.rsplit(" ", 2)
             size = int(parts[2])
             blobs[sha] = out[pos : pos + size]
             pos += size + 1

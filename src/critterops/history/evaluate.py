@@ -1,0 +1,537 @@
+"""Does the risk model work on this repository's own history? A time-aware evaluation (risk design §3.4).
+
+Protocol:
+
+1. Mine the first-parent history and label it with SZZ (:mod:`.szz`).
+2. Gap g = the 75th percentile of the observed fix latency (inducer → first fix). Commits younger
+   than g at the end of the history are not tested: most of their fixes have not happened yet.
+3. Rolling origin: the last 40% of the testable commits are cut into 3 consecutive test windows
+   (2 or 1 if the data do not allow 3). For a window starting at t, the models train only on commits
+   older than t − g, with the labels known at t (fixes that landed before t), so nothing from the
+   future leaks in. Every fold is retrained; predictions of all windows are pooled.
+4. On the pooled test commits, for our model (Kamei + rule signals) and the baselines (seeded
+   random, LA-only LR, plain Kamei LR, and the untrained rule "touches source, then by lines added"):
+   AUC with a 1000-resample bootstrap CI, Recall@20%Effort, capture when gating the riskiest 10%,
+   and the Brier score against the base rate. Everything is repeated on the commits that touch
+   source code, since docs-only commits are trivially safe and inflate AUC.
+5. A paired bootstrap of AUC(ours) − AUC(plain Kamei) with a one-sided p, and a verdict in words.
+
+Histories too small for this produce a report whose ``status`` is ``"insufficient"`` and whose
+``message`` says what is missing, never an exception.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+
+from critterops.gitrepo import GitRepo
+from critterops.history.metrics import (
+    Interval,
+    PairedDifference,
+    Vector,
+    auc,
+    auc_interval,
+    base_rate_brier,
+    brier,
+    capture_at,
+    paired_auc_difference,
+    recall_at_effort,
+)
+from critterops.history.mining import FEATURES, KAMEI_FEATURES, RULE_FEATURES, History, mine_history
+from critterops.history.model import fit, matrix
+from critterops.history.szz import GAP_PERCENTILE, Latency, SzzResult, find_inducers, fix_latency
+
+MIN_COMMITS = 60
+MIN_POSITIVES = 10
+MIN_TRAIN_COMMITS = 40
+MIN_TRAIN_POSITIVES = 5
+MIN_TEST_COMMITS = 20
+TEST_SHARE = 0.4
+MAX_FOLDS = 3
+RESAMPLES = 1000
+_DAY = 86_400
+
+Status = Literal["ok", "insufficient"]
+
+
+@dataclass(frozen=True, slots=True)
+class Metrics:
+    """One model on one subset of the pooled test commits; Brier is None for scores that are not probabilities."""
+
+    auc: Interval | None
+    recall_at_20_effort: float | None
+    capture_at_10: float | None
+    brier: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class ModelResult:
+    name: str
+    description: str
+    all: Metrics
+    source: Metrics
+
+
+@dataclass(frozen=True, slots=True)
+class Subset:
+    """The pooled test commits ("all") or those touching source code ("source")."""
+
+    name: str
+    commits: int
+    positives: int
+    base_rate: float
+    base_rate_brier: float
+
+
+@dataclass(frozen=True, slots=True)
+class Fold:
+    train_until: str
+    test_from: str
+    test_to: str
+    train_commits: int
+    train_positives: int
+    test_commits: int
+    test_positives: int
+    auc_ours: float | None
+    auc_kamei: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryReport:
+    repo: str
+    head: str
+    status: Status
+    message: str
+    commits: int
+    first: str
+    last: str
+    fix_commits: int
+    blamed_fixes: int
+    reverts: int
+    positives: int
+    szz_skipped: dict[str, int]
+    latency: Latency | None
+    gap_days: float | None
+    split: str
+    folds: tuple[Fold, ...]
+    subsets: tuple[Subset, ...]
+    results: tuple[ModelResult, ...]
+    ours_vs_kamei_all: PairedDifference | None
+    ours_vs_kamei_source: PairedDifference | None
+    verdict: str
+    reasons: tuple[str, ...]
+    notes: tuple[str, ...]
+    seed: int
+    resamples: int
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-able data (NaN becomes null)."""
+        data: dict[str, Any] = _json_safe(asdict(self))
+        return data
+
+
+def _json_safe(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(v) for v in value]
+    return value
+
+
+def evaluate_history(
+    repo: GitRepo | str | Path, *, head: str = "HEAD", seed: int = 0, resamples: int = RESAMPLES
+) -> HistoryReport:
+    """Mine, label and evaluate ``head``'s history; see the module docstring for the protocol.
+
+    Raises :class:`~critterops.errors.UserError` for a path that is not a repository or an unknown
+    ``head``; a history too small to evaluate is a report with ``status == "insufficient"``.
+    """
+    repo = repo if isinstance(repo, GitRepo) else GitRepo.open(repo)
+    history = mine_history(repo, head)
+    return evaluate_labelled(history, find_inducers(repo, history), seed=seed, resamples=resamples)
+
+
+# -- the protocol -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Split:
+    train: tuple[int, ...]
+    train_labels: tuple[int, ...]
+    test: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class _Scorer:
+    name: str
+    description: str
+    features: tuple[str, ...] | None  # None: not trained
+    probabilistic: bool
+
+
+SCORERS = (
+    _Scorer("ours", "LR: Kamei + rule signals", FEATURES, True),
+    _Scorer("kamei", "LR: plain Kamei (14)", KAMEI_FEATURES, True),
+    _Scorer("la", "LR: LA only", ("la",), True),
+    _Scorer("rule", "rule: source, then LA", None, False),
+    _Scorer("random", "random (seeded)", None, False),
+)
+
+
+def evaluate_labelled(history: History, szz: SzzResult, *, seed: int = 0, resamples: int = RESAMPLES) -> HistoryReport:
+    """Evaluate an already mined and labelled history (the testable core of :func:`evaluate_history`)."""
+    commits = history.commits
+    base = _Base(history, szz, seed, resamples)
+    if len(commits) < MIN_COMMITS:
+        return base.insufficient(f"only {len(commits)} commits; the evaluation needs at least {MIN_COMMITS}")
+    if len(szz.inducers) < MIN_POSITIVES:
+        return base.insufficient(
+            f"only {len(szz.inducers)} commits were later fixed (SZZ found {len(szz.fixes)} blamable fixes and "
+            f"{szz.reverts} reverts); the evaluation needs at least {MIN_POSITIVES}"
+        )
+    latency = fix_latency(history, szz)
+    gap = latency.p75_days * _DAY
+    splits, split_note = _rolling_origin(history, szz, gap)
+    if not splits:
+        return base.insufficient(split_note, latency=latency)
+    test = [i for split in splits for i in split.test]
+    labels = np.asarray([szz.label(commits[i].sha) for i in test], dtype=float)
+    if labels.min() == labels.max():
+        return base.insufficient(
+            f"all {len(test)} test commits ({_date(commits[test[0]].commit_time)} to "
+            f"{_date(commits[test[-1]].commit_time)}) are {'later fixed' if labels[0] else 'clean'}, so no "
+            "ranking metric is defined",
+            latency=latency,
+        )
+    scores = {s.name: _scores(s, history, splits, seed) for s in SCORERS}
+    source = np.asarray([commits[i].features.source for i in test], dtype=bool)
+    loc = np.asarray([commits[i].features.la + commits[i].features.ld for i in test], dtype=float)
+    results = tuple(_result(s, labels, scores[s.name], loc, source, seed, resamples) for s in SCORERS)
+    paired_all = paired_auc_difference(labels, scores["ours"], scores["kamei"], resamples=resamples, seed=seed)
+    assert paired_all is not None  # both classes are present, checked above
+    paired_source = paired_auc_difference(
+        labels[source], scores["ours"][source], scores["kamei"][source], resamples=resamples, seed=seed
+    )
+    last_train = splits[-1]
+    verdict, reasons = _verdict(results, paired_all, paired_source, history, last_train, int(labels.sum()))
+    return base.report(
+        status="ok",
+        message=split_note,
+        latency=latency,
+        gap_days=latency.p75_days,
+        split=f"rolling origin, {len(splits)} folds" if len(splits) > 1 else "single time-ordered split",
+        folds=tuple(_fold(history, szz, split, scores, test) for split in splits),
+        subsets=(_subset("all", labels), _subset("source", labels[source])),
+        results=results,
+        paired=(paired_all, paired_source),
+        verdict=verdict,
+        reasons=reasons,
+        excluded=len(commits) - len(mature_commits(history, gap)),
+    )
+
+
+def _time_order(history: History) -> list[int]:
+    return sorted(range(len(history.commits)), key=lambda i: (history.commits[i].commit_time, i))
+
+
+def mature_commits(history: History, gap: float) -> list[int]:
+    """Positions, in time order, of commits at least ``gap`` seconds older than the newest commit.
+
+    Their labels are mature: most of their fixes would have landed by the end of the history.
+    """
+    end = max(c.commit_time for c in history.commits)
+    return [i for i in _time_order(history) if history.commits[i].commit_time <= end - gap]
+
+
+def _rolling_origin(history: History, szz: SzzResult, gap: float) -> tuple[list[_Split], str]:
+    """The most folds (3, 2, then 1) whose every fold has enough training data and test commits."""
+    testable = mature_commits(history, gap)
+    region = testable[len(testable) - math.ceil(TEST_SHARE * len(testable)) :]
+    order = _time_order(history)
+    problem = "no testable commits"
+    for folds in range(MAX_FOLDS, 0, -1):
+        splits: list[_Split] = []
+        for window in np.array_split(np.asarray(region, dtype=int), folds):
+            split, problem = _split(history, szz, order, [int(i) for i in window], gap)
+            if split is None:
+                break
+            splits.append(split)
+        else:
+            return splits, f"label gap {gap / _DAY:.1f} days (p{GAP_PERCENTILE} of fix latency)"
+    return [], problem
+
+
+def _split(
+    history: History, szz: SzzResult, order: list[int], window: list[int], gap: float
+) -> tuple[_Split | None, str]:
+    commits = history.commits
+    if len(window) < MIN_TEST_COMMITS:
+        return None, (
+            f"the test window holds {len(window)} commits (at least {MIN_TEST_COMMITS} needed) once the newest "
+            f"commits, whose labels are younger than the {gap / _DAY:.0f}-day gap, are set aside"
+        )
+    start = commits[window[0]].commit_time
+    train = [i for i in order if commits[i].commit_time < start - gap]
+    labels = [szz.label(commits[i].sha, known_at=start) for i in train]
+    if len(train) < MIN_TRAIN_COMMITS or sum(labels) < MIN_TRAIN_POSITIVES:
+        return None, (
+            f"only {len(train)} commits ({sum(labels)} known to be fixed) precede the test window by the "
+            f"{gap / _DAY:.0f}-day label gap; training needs {MIN_TRAIN_COMMITS} commits and "
+            f"{MIN_TRAIN_POSITIVES} fixed ones"
+        )
+    return _Split(tuple(train), tuple(labels), tuple(window)), ""
+
+
+def _scores(scorer: _Scorer, history: History, splits: Sequence[_Split], seed: int) -> Vector:
+    """Pooled test scores of one scorer, each fold's model trained on that fold's past only."""
+    commits = history.commits
+    if scorer.name == "random":
+        return np.random.default_rng(seed).random(sum(len(split.test) for split in splits))
+    parts: list[Vector] = []
+    for split in splits:
+        test_rows = [commits[i].features for i in split.test]
+        if scorer.features is not None:
+            model = fit(
+                matrix([commits[i].features for i in split.train], scorer.features), split.train_labels, scorer.features
+            )
+            parts.append(model.predict_many(matrix(test_rows, scorer.features)))
+        else:  # the untrained rule: any source file first, then more lines added; in [0, 1)
+            parts.append(np.asarray([(r.source + r.la / (1 + r.la)) / 2 for r in test_rows], dtype=float))
+    return np.concatenate(parts)
+
+
+def _result(
+    scorer: _Scorer,
+    labels: Vector,
+    scores: Vector,
+    loc: Vector,
+    source: npt.NDArray[np.bool_],
+    seed: int,
+    resamples: int,
+) -> ModelResult:
+    """One scorer's metrics on all pooled test commits and on those touching source code."""
+    return ModelResult(
+        scorer.name,
+        scorer.description,
+        _metrics(labels, scores, loc, scorer.probabilistic, seed, resamples),
+        _metrics(labels[source], scores[source], loc[source], scorer.probabilistic, seed, resamples),
+    )
+
+
+def _metrics(labels: Vector, scores: Vector, loc: Vector, probabilistic: bool, seed: int, resamples: int) -> Metrics:
+    if labels.size == 0:
+        return Metrics(None, None, None, None)
+    return Metrics(
+        auc=auc_interval(labels, scores, resamples=resamples, seed=seed),
+        recall_at_20_effort=recall_at_effort(labels, scores, loc, 0.2),
+        capture_at_10=capture_at(labels, scores, 0.1),
+        brier=brier(labels, scores) if probabilistic else None,
+    )
+
+
+def _subset(name: str, labels: Vector) -> Subset:
+    positives = int(labels.sum())
+    rate = positives / labels.size if labels.size else 0.0
+    return Subset(name, int(labels.size), positives, rate, base_rate_brier(labels) if labels.size else 0.0)
+
+
+def _fold(history: History, szz: SzzResult, split: _Split, scores: dict[str, Vector], pooled: Sequence[int]) -> Fold:
+    commits = history.commits
+    at = {index: k for k, index in enumerate(pooled)}
+    rows = [at[i] for i in split.test]
+    labels = np.asarray([szz.label(commits[i].sha) for i in split.test], dtype=float)
+    return Fold(
+        train_until=_date(commits[split.train[-1]].commit_time),
+        test_from=_date(commits[split.test[0]].commit_time),
+        test_to=_date(commits[split.test[-1]].commit_time),
+        train_commits=len(split.train),
+        train_positives=sum(split.train_labels),
+        test_commits=len(split.test),
+        test_positives=int(labels.sum()),
+        auc_ours=auc(labels, scores["ours"][rows]),
+        auc_kamei=auc(labels, scores["kamei"][rows]),
+    )
+
+
+def _date(timestamp: int) -> str:
+    return time.strftime("%Y-%m-%d", time.gmtime(timestamp))
+
+
+# -- verdict ------------------------------------------------------------------------------------
+
+
+def _verdict(
+    results: tuple[ModelResult, ...],
+    paired_all: PairedDifference,
+    paired_source: PairedDifference | None,
+    history: History,
+    last: _Split,
+    test_positives: int,
+) -> tuple[str, tuple[str, ...]]:
+    """One sentence on ours vs plain Kamei and against the design target, plus likely reasons if we lose."""
+    by_name = {r.name: r for r in results}
+    sentences = [_comparison_sentence("all commits", paired_all)]
+    if paired_source is not None:
+        sentences.append(_comparison_sentence("source-touching commits", paired_source))
+    sentences.append(_target_sentence(by_name["ours"].all, by_name["la"].all))
+    if paired_all.p_one_sided < 0.05 and (paired_source is None or paired_source.p_one_sided < 0.05):
+        return " ".join(sentences), ()
+    widest = max((p for p in (paired_all, paired_source) if p is not None), key=_width)
+    return " ".join(sentences), _reasons(widest, history, last, test_positives)
+
+
+def _width(paired: PairedDifference) -> float:
+    return paired.difference.high - paired.difference.low
+
+
+def _comparison_sentence(scope: str, paired: PairedDifference) -> str:
+    d = paired.difference
+    verb = "beats" if paired.p_one_sided < 0.05 else "does NOT beat"
+    return (
+        f"On {scope}, our model {verb} plain Kamei LR: ΔAUC {d.value:+.3f} "
+        f"(95% CI {d.low:+.3f} to {d.high:+.3f}, one-sided p = {paired.p_one_sided:.3f})."
+    )
+
+
+def _target_sentence(ours: Metrics, la_only: Metrics) -> str:
+    if ours.auc is None or la_only.auc is None:
+        return "The design target (AUC ≥ 0.75, CI above the LA-only LR) cannot be checked."
+    met = ours.auc.value >= 0.75 and ours.auc.low > la_only.auc.value
+    return (
+        f"Design target (AUC ≥ 0.75 with the CI's lower bound above LA-only's {la_only.auc.value:.3f}): "
+        f"{'met' if met else 'not met'} (AUC {ours.auc.value:.3f}, CI {ours.auc.low:.3f}–{ours.auc.high:.3f})."
+    )
+
+
+def _reasons(paired: PairedDifference, history: History, last: _Split, test_positives: int) -> tuple[str, ...]:
+    """Checks that explain a loss or a tie, each stated with its numbers (``paired``: the widest comparison)."""
+    rows = [history.commits[i].features for i in last.train]
+    positives = sum(last.train_labels)
+    width = paired.difference.high - paired.difference.low
+    reasons: list[str] = []
+    if test_positives < 30 or width > 0.1:
+        reasons.append(
+            f"sample size: {test_positives} later-fixed commits in the test windows; the ΔAUC interval is "
+            f"{width:.2f} wide"
+        )
+    events_per_feature = positives / len(FEATURES)
+    if events_per_feature < 10:
+        reasons.append(
+            f"too few positives per feature: {positives} fixed training commits for {len(FEATURES)} features "
+            f"({events_per_feature:.1f} per feature, fewer than the usual 10; plain Kamei has "
+            f"{len(KAMEI_FEATURES)} features)"
+        )
+    raw = matrix(rows, RULE_FEATURES)
+    size = np.log1p([r.la + r.ld for r in rows])
+    collinear = _collinear(np.log1p(raw), size)
+    if collinear:
+        reasons.append("rule signals collinear with size: " + ", ".join(collinear))
+    rare = [name for name, share in zip(RULE_FEATURES, (raw > 0).mean(axis=0), strict=True) if share < 0.05]
+    if rare:
+        reasons.append(
+            "rare rule signals (on in under 5% of training commits, too rarely to learn a weight): " + ", ".join(rare)
+        )
+    reasons.append(
+        "label noise: SZZ labels come from keyword-matched fixes (about half of SZZ fixes are not real fixes, "
+        "risk design §3.1) and miss defects fixed without a keyword"
+    )
+    return tuple(reasons)
+
+
+def _collinear(logged: Vector, size: Vector, threshold: float = 0.4) -> list[str]:
+    names: list[str] = []
+    for j, name in enumerate(RULE_FEATURES):
+        column = logged[:, j]
+        if column.std() > 0 and size.std() > 0:
+            r = float(np.corrcoef(column, size)[0, 1])
+            if abs(r) >= threshold:
+                names.append(f"{name} r = {r:.2f}")
+    return names
+
+
+# -- report assembly ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Base:
+    history: History
+    szz: SzzResult
+    seed: int
+    resamples: int
+
+    def insufficient(self, message: str, latency: Latency | None = None) -> HistoryReport:
+        return self.report(
+            status="insufficient",
+            message=f"Not enough data to evaluate: {message}.",
+            latency=latency,
+            gap_days=latency.p75_days if latency else None,
+            split="none",
+            verdict=f"Not enough data to evaluate the model on this history: {message}.",
+        )
+
+    def report(
+        self,
+        *,
+        status: Status,
+        message: str,
+        latency: Latency | None,
+        gap_days: float | None,
+        split: str,
+        verdict: str,
+        folds: tuple[Fold, ...] = (),
+        subsets: tuple[Subset, ...] = (),
+        results: tuple[ModelResult, ...] = (),
+        paired: tuple[PairedDifference | None, PairedDifference | None] = (None, None),
+        reasons: tuple[str, ...] = (),
+        excluded: int = 0,
+    ) -> HistoryReport:
+        commits = self.history.commits
+        times = [c.commit_time for c in commits]
+        return HistoryReport(
+            repo=self.history.root,
+            head=self.history.head,
+            status=status,
+            message=message,
+            commits=len(commits),
+            first=_date(min(times)) if times else "",
+            last=_date(max(times)) if times else "",
+            fix_commits=sum(c.features.fix for c in commits),
+            blamed_fixes=len(self.szz.fixes),
+            reverts=self.szz.reverts,
+            positives=len(self.szz.inducers),
+            szz_skipped=dict(self.szz.skipped),
+            latency=latency,
+            gap_days=gap_days,
+            split=split,
+            folds=folds,
+            subsets=subsets,
+            results=results,
+            ours_vs_kamei_all=paired[0],
+            ours_vs_kamei_source=paired[1],
+            verdict=verdict,
+            reasons=reasons,
+            notes=self._notes(excluded),
+            seed=self.seed,
+            resamples=self.resamples,
+        )
+
+    def _notes(self, excluded: int) -> tuple[str, ...]:
+        notes: list[str] = []
+        if self.history.shallow:
+            notes.append("shallow clone: history features (LT, NDEV, AGE, NUC, EXP) only see the fetched commits")
+        if excluded:
+            notes.append(f"{excluded} newest commits are not tested: their labels are younger than the gap")
+        merges = sum(c.is_merge for c in self.history.commits)
+        if merges:
+            notes.append(f"{merges} merge commits on the first-parent chain are counted by their first-parent diff")
+        return tuple(notes)
