@@ -6,6 +6,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
 
+from critterops.change.impact import is_contract_file
 from critterops.change.rules import findings_for
 from critterops.change.score import Levels, service_risk
 from critterops.change.versions import ChangeSet, load_change
@@ -17,7 +18,7 @@ CommitScorer = Callable[[GitRepo, str, str], tuple[list[CommitRisk], str]]
 
 
 def files_by_commit(repo: GitRepo, base: str, head: str) -> dict[str, list[str]]:
-    out = repo.run("log", "--no-merges", "--name-only", "-M", "--format=%x00%H", f"{base}..{head}")
+    out = repo.run("log", "--first-parent", "-m", "--name-only", "-M", "--format=%x00%H", f"{base}..{head}")
     files: dict[str, list[str]] = {}
     for block in out.split("\0")[1:]:
         lines = [line for line in block.splitlines() if line]
@@ -65,10 +66,12 @@ def assess_with_systems(
     change = load_change(root, base_ref, head_ref)
     findings, head_owners, base_owners, _ = findings_for(change)
     how: dict[str, set[str]] = defaultdict(set)
-    for owners in (head_owners, base_owners):
-        for by_service in owners.services.values():
+    for owners, system in ((head_owners, change.head_system), (base_owners, change.base_system)):
+        for path, by_service in owners.services.items():
+            contract = is_contract_file(system, path)
             for service, kind in by_service.items():
-                how[service].add(kind)
+                if kind == "direct" or not contract:
+                    how[service].add(kind)
     for finding in findings:
         for service in finding.services:
             if service not in how:
@@ -81,10 +84,13 @@ def assess_with_systems(
         commit_risks, provenance = scorer(change.repo, change.base, change.head)
     by_sha = {c.sha: c for c in commit_risks}
     touched = files_by_commit(change.repo, change.base, change.head) if commit_risks else {}
+    # which services a commit touched: their own files and shared libraries, but not the shared
+    # contracts project (every service references it; the contract rules name the real users)
     owner_of: dict[str, set[str]] = defaultdict(set)
-    for owners in (head_owners, base_owners):
+    for owners, system in ((head_owners, change.head_system), (base_owners, change.base_system)):
         for path, by_service in owners.services.items():
-            owner_of[path] |= set(by_service)
+            contract = is_contract_file(system, path)
+            owner_of[path] |= {s for s, kind in by_service.items() if kind == "direct" or not contract}
     per_service_findings: dict[str, list[Finding]] = defaultdict(list)
     for finding in findings:
         for service in finding.services:

@@ -116,3 +116,9 @@ def ownership(system: System, paths: list[str]) -> Ownership:
         if not touched:
             out.unowned.append(path)
     return out
+
+
+def is_contract_file(system: System, path: str) -> bool:
+    """Whether a file belongs to a shared message-contracts project."""
+    project = owning_project(project_dirs(system), path)
+    return any(p.path == project and p.role == "contracts" for p in system.projects)

@@ -2,9 +2,10 @@
 
 score = 1 − (1 − p_model) · Π (1 − w_rule)
 
-``p_model`` is the calibrated probability, from the statistical model over the commits of the
-range that touched the service, that the change will need a fix (1 − Π(1 − p_i), reference
-risk.md §5B). ``w_rule`` is the weight of each rule that fired for the service: the rules
+``p_model`` is the calibrated probability, from the statistical model, that the riskiest commit
+of the range touching the service will need a later fix (the range's 1 − Π(1 − p_i) of risk.md
+§5B is reported for the whole range, not used per service, because it grows with the number of
+commits a change happens to be split into). ``w_rule`` is the weight of each rule that fired for the service: the rules
 encode failure modes the change metrics cannot see (cross-version data and contract
 incompatibility, the main cause of upgrade failures: risk.md §4), so one breaking contract
 change alone makes a service high risk. Every term becomes a reason; reasons are sorted by
@@ -82,16 +83,15 @@ def service_risk(
         reasons.append(Reason(f"{finding.rule}: {finding.detail}", weight, finding.rule, finding.files[:5]))
     p_model: float | None = None
     if commits:
-        stay = 1.0
-        for c in commits:
-            stay *= 1 - c.probability
-        p_model = 1 - stay
-        remaining *= stay
+        # The riskiest commit, not 1 − Π(1 − pᵢ): the product grows with the number of commits, so the
+        # same change would score higher as ten commits than squashed into one.
         top = max(commits, key=lambda c: c.probability)
+        p_model = top.probability
+        remaining *= 1 - p_model
         terms = ", ".join(f"{name}={_num(raw)} ({contrib:+.2f})" for name, contrib, raw in top.top_terms[:3])
         text = (
-            f"change metrics: {len(commits)} commit(s), P(needs a fix) {p_model:.2f}; riskiest {top.sha[:10]} "
-            f"{top.subject!r} at {top.probability:.2f}" + (f" — top terms {terms}" if terms else "")
+            f"change metrics: riskiest of {len(commits)} commit(s) {top.sha[:10]} {top.subject!r}, "
+            f"P(needs a later fix) {p_model:.2f}" + (f" — top terms {terms}" if terms else "")
         )
         reasons.append(Reason(text, p_model, None, ()))
     score = round(1 - remaining, 4)

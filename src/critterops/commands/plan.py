@@ -1,0 +1,70 @@
+"""``critterops plan``: how each affected service ships, in what order, and how it rolls back."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+from critterops.commands._common import FORMATS, add_range_arguments, print_json
+from critterops.commands.risk import _scorer, resolve_range
+
+
+def add_parser(sub: Any) -> None:
+    parser = sub.add_parser(
+        "plan",
+        help="the deployment plan for a git range: strategy, gates, order and rollback per service",
+        description=(
+            "Choose blue/green, canary or rolling per affected service for one environment, with the order of "
+            "deployment (consumers of new messages before their publishers, expand/contract splits), the gates "
+            "that decide success and the rollback plan."
+        ),
+    )
+    add_range_arguments(parser)
+    parser.add_argument("--env", default="production", help="environment from the policy (default: production)")
+    parser.add_argument("--format", choices=FORMATS, default="text", help="output format (default: text)")
+    parser.add_argument("--policy", type=Path, help="policy file (default: critterops.yaml at the repository root)")
+    parser.add_argument("--no-model", action="store_true", help="rules only: skip the statistical model")
+    parser.add_argument(
+        "--explain-policy", action="store_true", help="print the effective policy and where each value comes from"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from critterops.plan.policy import explain_policy, load_policy, policy_to_dict
+
+    with ExitStack() as stack:
+        if args.explain_policy:
+            root = Path(args.path or ".") if not args.example else Path(".")
+            policy = load_policy(root, args.policy) if not args.example else load_policy(Path("/nonexistent"), None)
+            if args.format == "json":
+                print_json(policy_to_dict(policy))
+            else:
+                sys.stdout.write(explain_policy(policy).rstrip("\n") + "\n")
+            return 0
+        root, base, head = resolve_range(args, stack)
+        policy = load_policy(root, args.policy)
+        policy.environment(args.env)  # fail fast on an unknown environment
+        from critterops.change.assess import assess_with_systems
+        from critterops.change.score import Levels
+        from critterops.plan.planner import build_plan
+
+        report, base_system, head_system = assess_with_systems(
+            root, base, head, Levels(policy.risk.medium, policy.risk.high), None if args.no_model else _scorer()
+        )
+        plan = build_plan(report, head_system, base_system, policy, args.env)
+    if args.format == "json":
+        from critterops.report.plan import plan_dict
+
+        print_json(plan_dict(plan))
+    elif args.format == "markdown":
+        from critterops.report.plan import plan_markdown
+
+        sys.stdout.write(plan_markdown(plan))
+    else:
+        from critterops.report.plan import plan_text
+
+        sys.stdout.write(plan_text(plan))
+    return 0

@@ -1,0 +1,91 @@
+"""``critterops risk``: how risky a change is, per service, and why."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+from critterops.commands._common import FORMATS, add_range_arguments, check_range_arguments, print_json
+
+
+def add_parser(sub: Any) -> None:
+    parser = sub.add_parser(
+        "risk",
+        help="score the risk of a git range per service and explain it",
+        description=(
+            "Compare two versions of a repository (read from git, the working tree is not touched): run the "
+            "change rules, score each affected service and explain the score. With --history, evaluate the "
+            "statistical model on the repository's own history instead."
+        ),
+    )
+    add_range_arguments(parser)
+    parser.add_argument("--format", choices=FORMATS, default="text", help="output format (default: text)")
+    parser.add_argument("--policy", type=Path, help="policy file (default: critterops.yaml at the repository root)")
+    parser.add_argument("--verbose", "-v", action="store_true", help="show every reason")
+    parser.add_argument("--no-model", action="store_true", help="rules only: skip the statistical model")
+    parser.add_argument(
+        "--history", action="store_true", help="score every commit of the history and evaluate the model on it"
+    )
+
+
+def resolve_range(args: argparse.Namespace, stack: ExitStack) -> tuple[Path, str | None, str]:
+    """The repository and refs to compare; ``--example`` builds a temporary one."""
+    check_range_arguments(args)
+    if args.example:
+        from critterops.commands._example import BASE_BRANCH, HEAD_BRANCH, example_repo
+
+        return stack.enter_context(example_repo()), BASE_BRANCH, HEAD_BRANCH
+    return Path(args.path or "."), args.base, args.head
+
+
+def run(args: argparse.Namespace) -> int:
+    from critterops.change.assess import assess
+    from critterops.change.score import Levels
+    from critterops.plan.policy import load_policy
+
+    with ExitStack() as stack:
+        root, base, head = resolve_range(args, stack)
+        if args.history:
+            return _history(root, args)
+        policy = load_policy(root, args.policy) if not args.example else load_policy(root, None)
+        levels = Levels(policy.risk.medium, policy.risk.high)
+        report = assess(root, base, head, levels, scorer=None if args.no_model else _scorer())
+    if args.format == "json":
+        from critterops.report.risk import risk_dict
+
+        print_json(risk_dict(report))
+    elif args.format == "markdown":
+        from critterops.report.risk import risk_markdown
+
+        sys.stdout.write(risk_markdown(report))
+    else:
+        from critterops.report.risk import risk_text
+
+        sys.stdout.write(risk_text(report, verbose=args.verbose))
+    return 0
+
+
+def _scorer() -> Any:
+    from critterops.change.model import score_range
+
+    return score_range
+
+
+def _history(root: Path, args: argparse.Namespace) -> int:
+    from critterops.history.evaluate import evaluate_history
+
+    report = evaluate_history(root)
+    if args.format == "json":
+        print_json(report.to_dict())
+    elif args.format == "markdown":
+        from critterops.report.history import history_markdown
+
+        sys.stdout.write(history_markdown(report))
+    else:
+        from critterops.report.history import history_text
+
+        sys.stdout.write(history_text(report))
+    return 0
