@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
+from typing import cast
 
 from critterops.change.impact import is_contract_file
 from critterops.change.rules import findings_for
@@ -63,7 +64,7 @@ def assess_with_systems(
 ) -> tuple[RiskReport, System, System]:
     """The report, and the base and head systems it compared (the planner needs them)."""
     levels = levels or Levels()
-    change = load_change(root, base_ref, head_ref)
+    change = load_change(root, base_ref, head_ref, during=scorer)
     findings, head_owners, base_owners, _ = findings_for(change)
     how: dict[str, set[str]] = defaultdict(set)
     for owners, system in ((head_owners, change.head_system), (base_owners, change.base_system)):
@@ -80,8 +81,8 @@ def assess_with_systems(
                 how[service].add("new")
     commit_risks: list[CommitRisk] = []
     provenance: str | None = None
-    if scorer is not None and change.commits:
-        commit_risks, provenance = scorer(change.repo, change.base, change.head)
+    if scorer is not None and change.commits and change.extra is not None:
+        commit_risks, provenance = cast(tuple[list[CommitRisk], str], change.extra)
     by_sha = {c.sha: c for c in commit_risks}
     touched = files_by_commit(change.repo, change.base, change.head) if commit_risks else {}
     # which services a commit touched: their own files and shared libraries, but not the shared

@@ -20,7 +20,7 @@ from critterops.change.impact import BUILD_WIDE, Ownership, is_doc, is_test_path
 from critterops.change.typediff import TypeDiff, diff_types
 from critterops.change.versions import ChangeSet
 from critterops.discover import jsonc
-from critterops.discover.csharp.shapes import TypeShape, type_shapes
+from critterops.discover.csharp.shapes import TypeShape
 from critterops.discover.settings import flatten
 from critterops.model import Finding, Location, Migration, Service, TypeChange
 
@@ -74,23 +74,14 @@ class Rules:
         self.head_owners = ownership(self.head, head_paths)
         self.base_owners = ownership(self.base, base_paths)
         self.diffs: list[TypeDiff] = []
-        self.parse_errors: list[str] = []
+        projects = (*self.base.projects, *self.head.projects)
+        self._roles = {p.path: p.role for p in projects}
+        self._dirs = {posixpath.dirname(p.path): p.path for p in projects}
 
     # -- helpers --------------------------------------------------------------------------------
 
     def owners(self, path: str) -> dict[str, str]:
         return dict(self.head_owners.services.get(path, {})) or dict(self.base_owners.services.get(path, {}))
-
-    def _shapes(self, sources: dict[str, bytes]) -> list[TypeShape]:
-        out: list[TypeShape] = []
-        for path, data in sorted(sources.items()):
-            if not path.endswith(".cs"):
-                continue
-            shapes, had_errors = type_shapes(data, path)
-            if had_errors:
-                self.parse_errors.append(path)
-            out += shapes
-        return out
 
     def _services(self) -> list[Service]:
         by_name = {s.name: s for s in self.base.services}
@@ -121,11 +112,7 @@ class Rules:
     # -- rules ----------------------------------------------------------------------------------
 
     def run(self) -> list[Finding]:
-        base_shapes = self._shapes(self.change.base_source)
-        head_shapes = self._shapes(self.change.head_source)
-        self.diffs = diff_types(base_shapes, head_shapes)
-        for path in self.parse_errors:
-            self.change.warn("C# parsed with syntax errors: type findings may be incomplete", path)
+        self.diffs = diff_types(self.change.base_shapes, self.change.head_shapes)
         self.type_rules()
         self.projection_registrations()
         self.migration_rules()
@@ -147,12 +134,10 @@ class Rules:
         return self._is_contract_file(shape.decl.info.file)
 
     def _is_contract_file(self, path: str) -> bool:
-        roles = {p.path: p.role for p in (*self.base.projects, *self.head.projects)}
-        dirs = {posixpath.dirname(p): p for p in roles}
         folder = posixpath.dirname(path)
         while folder:
-            if folder in dirs:
-                return roles[dirs[folder]] == "contracts"
+            if folder in self._dirs:
+                return self._roles[self._dirs[folder]] == "contracts"
             folder = posixpath.dirname(folder)
         return False
 

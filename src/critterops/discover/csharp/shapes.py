@@ -8,6 +8,7 @@ whose logic changed, and a moved record from a retyped one.
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 
 from tree_sitter import Node
@@ -28,21 +29,26 @@ class TypeShape:
         return self.decl.info.full_name
 
 
-def _tokens(node: Node, out: list[bytes]) -> None:
-    if node.type == "comment":
-        return
-    if node.child_count == 0:
-        if node.text:
-            out.append(node.text)
-        return
-    for child in node.children:
-        _tokens(child, out)
+_SPACE = re.compile(rb"\s+")
 
 
-def code_digest(node: Node) -> str:
-    tokens: list[bytes] = []
-    _tokens(node, tokens)
-    return hashlib.sha1(b" ".join(tokens)).hexdigest()
+def code_digest(node: Node, comments: list[tuple[int, int]] | None = None) -> str:
+    """sha1 of the node's source with comments and all whitespace removed.
+
+    ``comments`` are the byte ranges of every comment in the file (found once per file by a
+    query, which is much faster than walking the tree in Python).
+    """
+    source = node.text or b""
+    start, end = node.start_byte, node.end_byte
+    pieces: list[bytes] = []
+    cursor = start
+    for c_start, c_end in comments or ():
+        if c_end <= start or c_start >= end:
+            continue
+        pieces.append(source[cursor - start : max(c_start, cursor) - start])
+        cursor = max(cursor, c_end)
+    pieces.append(source[cursor - start :])
+    return hashlib.sha1(_SPACE.sub(b"", b"".join(pieces))).hexdigest()
 
 
 def type_shapes(source: bytes, file: str) -> tuple[list[TypeShape], bool]:
@@ -52,14 +58,12 @@ def type_shapes(source: bytes, file: str) -> tuple[list[TypeShape], bool]:
     decls = declarations(root, file, Scope(collect_constants(root)))
     query = " ".join(f"({kind}) @t" for kind in sorted(TYPE_DECLARATIONS))
     nodes = captures(f"[{query}]", root, "t")
+    comments = [(c.start_byte, c.end_byte) for c in captures("(comment) @c", root, "c")]
     shapes = [
-        TypeShape(decl, node.end_point[0] + 1, code_digest(node)) for decl, node in zip(decls, nodes, strict=True)
+        TypeShape(decl, node.end_point[0] + 1, code_digest(node, comments))
+        for decl, node in zip(decls, nodes, strict=True)
     ]
     return shapes, root.has_error
-
-
-def text_contains_any(source: bytes, needles: tuple[bytes, ...]) -> bool:
-    return any(n in source for n in needles)
 
 
 __all__ = ["TypeShape", "code_digest", "type_shapes"]
