@@ -545,22 +545,29 @@ class Rules:
 
 def _wiring_differences(before: Service, after: Service) -> list[str]:
     notes: list[str] = []
-    old_q = {(listen.transport, listen.queue) for listen in before.listens}
-    new_q = {(listen.transport, listen.queue) for listen in after.listens}
-    for transport, queue in sorted(new_q - old_q):
-        notes.append(f"now listens to {transport} queue {queue}")
-    for transport, queue in sorted(old_q - new_q):
-        notes.append(f"no longer listens to {transport} queue {queue}: messages sent there pile up")
-    old_p = {(p.message, p.to) for p in before.publishes}
-    new_p = {(p.message, p.to) for p in after.publishes}
-    for message, to in sorted(new_p - old_p):
-        notes.append(f"publishes {message} to {to}")
-    for message, to in sorted(old_p - new_p):
-        notes.append(f"no longer publishes {message} to {to}")
-    old_b = {(b.exchange, b.queue) for b in before.bindings}
-    new_b = {(b.exchange, b.queue) for b in after.bindings}
-    notes += [f"binds {q} to exchange {e}" for e, q in sorted(new_b - old_b)]
-    notes += [f"unbinds {q} from exchange {e}" for e, q in sorted(old_b - new_b)]
+
+    def compare(old: set[tuple[str, str]], new: set[tuple[str, str]], added: str, removed: str) -> None:
+        notes.extend(added.format(*pair) for pair in sorted(new - old))
+        notes.extend(removed.format(*pair) for pair in sorted(old - new))
+
+    compare(
+        {(x.transport, x.queue) for x in before.listens},
+        {(x.transport, x.queue) for x in after.listens},
+        "now listens to {} queue {}",
+        "no longer listens to {} queue {}: messages sent there pile up",
+    )
+    compare(
+        {(p.message, p.to) for p in before.publishes},
+        {(p.message, p.to) for p in after.publishes},
+        "publishes {} to {}",
+        "no longer publishes {} to {}",
+    )
+    compare(
+        {(b.queue, b.exchange) for b in before.bindings},
+        {(b.queue, b.exchange) for b in after.bindings},
+        "binds {} to exchange {}",
+        "unbinds {} from exchange {}",
+    )
     m_old, m_new = before.marten, after.marten
     if (m_old and m_old.daemon_mode) != (m_new and m_new.daemon_mode):
         notes.append(f"async daemon {m_old and m_old.daemon_mode} → {m_new and m_new.daemon_mode}")

@@ -177,7 +177,9 @@ def diff_types(
         if moved is not None and moved.full_name != full:
             consumed_new.add(moved.full_name)
             kept = _identity(shape) is not None and _identity(moved) is not None
-            detail = f"moved from namespace {shape.decl.info.namespace or '(global)'} to {moved.decl.info.namespace}"
+            detail = (
+                f"{short} moved from namespace {shape.decl.info.namespace or '(global)'} to {moved.decl.info.namespace}"
+            )
             if kept:
                 detail += "; [MessageIdentity] keeps its wire name"
             changes = [TypeChange(full, "type-moved-namespace", None, detail, not kept, _loc(moved))]
@@ -192,7 +194,7 @@ def diff_types(
         )
         if renamed is not None:
             consumed_new.add(renamed.full_name)
-            detail = f"renamed to {renamed.full_name}"
+            detail = f"{shape.decl.info.name} renamed to {renamed.full_name}"
             kept = _identity(shape) is not None and _identity(renamed) is not None
             out.append(
                 TypeDiff(shape, renamed, (TypeChange(full, "type-renamed", None, detail, not kept, _loc(renamed)),))

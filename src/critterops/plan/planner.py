@@ -203,64 +203,51 @@ def _gates(
     job = f'job="{name}"'
     gates: list[Gate] = []
     traffic = _traffic(service)
+
+    def analysis(name: str, description: str, metric: str, query: str, threshold: float) -> Gate:
+        condition = f"<= {threshold:g}"
+        return Gate(
+            "analysis", name, description, metric, query, condition, threshold, a.interval, a.count, a.failure_limit
+        )
+
     if "http" in traffic:
         gates.append(
-            Gate(
-                "analysis",
+            analysis(
                 "http-error-rate",
                 f"share of HTTP 5xx responses of the new version stays at or below {thr.http_error_rate:g}",
                 m.http_requests,
                 f'sum(rate({m.http_requests}{{{job},http_response_status_code=~"5.."}}[2m])) / '
                 f"sum(rate({m.http_requests}{{{job}}}[2m]))",
-                f"<= {thr.http_error_rate:g}",
                 thr.http_error_rate,
-                a.interval,
-                a.count,
-                a.failure_limit,
             )
         )
         gates.append(
-            Gate(
-                "analysis",
+            analysis(
                 "http-latency-p95",
                 f"95th percentile request duration stays at or below {thr.http_latency_p95_ms:g} ms",
                 m.http_duration_bucket,
                 f"histogram_quantile(0.95, sum by (le) (rate({m.http_duration_bucket}{{{job}}}[2m]))) * 1000",
-                f"<= {thr.http_latency_p95_ms:g}",
                 thr.http_latency_p95_ms,
-                a.interval,
-                a.count,
-                a.failure_limit,
             )
         )
     if "messages" in traffic or (service.wolverine and service.wolverine.handlers):
         gates.append(
-            Gate(
-                "analysis",
+            analysis(
                 "handler-failure-rate",
                 f"Wolverine handler failures per handled message stay at or below {thr.handler_failure_rate:g}",
                 m.handler_failed,
                 f"sum(rate({m.handler_failed}{{{job}}}[2m])) / clamp_min("
                 f"sum(rate({m.handler_succeeded}{{{job}}}[2m])) + sum(rate({m.handler_failed}{{{job}}}[2m])), 1e-9)",
-                f"<= {thr.handler_failure_rate:g}",
                 thr.handler_failure_rate,
-                a.interval,
-                a.count,
-                a.failure_limit,
             )
         )
         gates.append(
-            Gate(
-                "analysis",
+            analysis(
                 "dead-letters",
                 f"at most {thr.dead_letters:g} new dead letters during the window",
                 m.dead_letters,
                 f"sum(increase({m.dead_letters}{{{job}}}[{a.interval}]))",
-                f"<= {thr.dead_letters:g}",
                 thr.dead_letters,
-                a.interval,
-                a.count,
-                a.failure_limit,
             )
         )
     projections = _async_projections(service)
