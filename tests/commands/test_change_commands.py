@@ -217,3 +217,34 @@ def test_range_without_dotnet_code(capsys: pytest.CaptureFixture[str], tmp_path:
     assert data["deploy"] is False
     assert [f["rule"] for f in data["findings"]] == ["no-deploy"]
     assert any("no .csproj" in w["message"] for w in data["warnings"])
+
+
+def test_fail_on_high_is_a_ci_gate(capsys: pytest.CaptureFixture[str], example: Path) -> None:
+    argv = ["risk", str(example), "--base", BASE_BRANCH, "--head", HEAD_BRANCH, "--no-model"]
+    assert main([*argv, "--fail-on", "high"]) == 1
+    capsys.readouterr()
+    docs_only = ["risk", str(example), "--base", f"{HEAD_BRANCH}~1", "--head", HEAD_BRANCH, "--no-model"]
+    assert main([*docs_only, "--fail-on", "medium"]) == 0
+
+
+def test_risk_markdown_is_a_pull_request_comment(capsys: pytest.CaptureFixture[str], example: Path) -> None:
+    assert main(["risk", str(example), "--base", BASE_BRANCH, "--head", HEAD_BRANCH, "--format", "markdown"]) == 0
+    out = capsys.readouterr().out
+    assert out.index("| Service | Risk |") < out.index("<details>")
+    assert "`contract-breaking`" in out and "Model: P(needs a fix)" in out
+
+
+def test_risk_with_the_published_model_explains_commits(capsys: pytest.CaptureFixture[str], example: Path) -> None:
+    data = run_json(capsys, "risk", str(example), "--base", BASE_BRANCH, "--head", HEAD_BRANCH, "--format", "json")
+    assert len(data["commits"]) == 5
+    assert all(0 < c["probability"] < 1 and len(c["top_terms"]) == 3 for c in data["commits"])
+    assert "trained on" in data["model"]
+    payments = next(s for s in data["services"] if s["service"] == "payments-api")
+    assert payments["model_probability"] is not None
+
+
+def test_history_on_a_short_history_says_there_is_not_enough_data(
+    capsys: pytest.CaptureFixture[str], example: Path
+) -> None:
+    assert main(["risk", str(example), "--history"]) == 0
+    assert "not enough" in capsys.readouterr().out.lower()

@@ -33,12 +33,11 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from critterops.plan.policy import explain_policy, load_policy, policy_to_dict
+    from critterops.plan.policy import default_policy, explain_policy, load_policy, policy_to_dict
 
     with ExitStack() as stack:
         if args.explain_policy:
-            root = Path(args.path or ".") if not args.example else Path(".")
-            policy = load_policy(root, args.policy) if not args.example else load_policy(Path("/nonexistent"), None)
+            policy = default_policy() if args.example else load_policy(Path(args.path or "."), args.policy)
             if args.format == "json":
                 print_json(policy_to_dict(policy))
             else:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from critterops.commands._common import FORMATS, add_range_arguments, check_range_arguments, print_json
+from critterops.errors import EXIT_FINDINGS
 
 
 def add_parser(sub: Any) -> None:
@@ -26,6 +27,11 @@ def add_parser(sub: Any) -> None:
     parser.add_argument("--policy", type=Path, help="policy file (default: critterops.yaml at the repository root)")
     parser.add_argument("--verbose", "-v", action="store_true", help="show every reason")
     parser.add_argument("--no-model", action="store_true", help="rules only: skip the statistical model")
+    parser.add_argument(
+        "--fail-on",
+        choices=("medium", "high"),
+        help="exit 1 when a service reaches this level (a CI gate); the report is printed either way",
+    )
     parser.add_argument(
         "--history", action="store_true", help="score every commit of the history and evaluate the model on it"
     )
@@ -50,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
         root, base, head = resolve_range(args, stack)
         if args.history:
             return _history(root, args)
-        policy = load_policy(root, args.policy) if not args.example else load_policy(root, None)
+        policy = load_policy(root, None if args.example else args.policy)
         levels = Levels(policy.risk.medium, policy.risk.high)
         report = assess(root, base, head, levels, scorer=None if args.no_model else _scorer())
     if args.format == "json":
@@ -65,6 +71,10 @@ def run(args: argparse.Namespace) -> int:
         from critterops.report.risk import risk_text
 
         sys.stdout.write(risk_text(report, verbose=args.verbose))
+    if args.fail_on:
+        failing = {"medium": ("medium", "high"), "high": ("high",)}[args.fail_on]
+        if any(s.level in failing for s in report.services):
+            return EXIT_FINDINGS
     return 0
 
 
