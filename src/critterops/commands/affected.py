@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from critterops.commands._common import add_range_arguments, print_json
-from critterops.commands.risk import resolve_range
+from critterops.commands.risk import _scorer, resolve_range
 from critterops.errors import UserError
 
 
@@ -24,6 +24,7 @@ def add_parser(sub: Any) -> None:
         ),
     )
     add_range_arguments(parser)
+    parser.add_argument("--no-model", action="store_true", help="rules only: skip the statistical model")
     parser.add_argument(
         "--github-output",
         action="store_true",
@@ -37,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
 
     with ExitStack() as stack:
         root, base, head = resolve_range(args, stack)
-        report = assess(root, base, head)
+        report = assess(root, base, head, scorer=None if args.no_model else _scorer())
     data = affected_dict(report)
     print_json(data)
     if args.github_output:
