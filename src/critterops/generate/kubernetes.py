@@ -1,0 +1,809 @@
+"""Kubernetes: a kustomize base with ``dev``, ``staging`` and ``production`` overlays.
+
+Per service: a dedicated ServiceAccount (token not mounted), a ConfigMap for non-secret settings,
+Services (the main one, plus ``-preview`` for blue/green or ``-canary`` for canary), an Argo
+Rollouts ``Rollout`` (or a plain ``Deployment`` with ``argo=False``), a PodDisruptionBudget, a
+NetworkPolicy built from the real callers and dependencies, and an AnalysisTemplate. Secrets are
+referenced, never embedded, and mounted as files for .NET's key-per-file configuration. Pods meet
+Pod Security "restricted": numeric non-root UID/GID 10001, no privilege escalation, all
+capabilities dropped, seccomp RuntimeDefault, read-only root filesystem with an emptyDir on /tmp.
+
+Probes point at endpoints the service maps *in that environment* (discovery records the
+``IsDevelopment()`` branches); where production has none, the service gets a TCP probe and a
+warning with the code change to make.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from critterops.generate import yamlio
+from critterops.generate.context import Deploy, KitContext
+from critterops.model import Service
+from critterops.plan.policy import Environment
+
+PORT = 8080
+UID = 10001
+PROMETHEUS = "http://prometheus.monitoring.svc:9090"
+OTEL_ENDPOINT = "http://otel-collector:4317"
+SECRET_DIR = "/run/secrets/app"
+# ASPNETCORE_ENVIRONMENT per overlay, which decides which IsDevelopment() branches run
+ASPNET_ENVIRONMENT = {"dev": "Development", "staging": "Staging", "production": "Production"}
+RESOURCES = {
+    "dev": {"requests": {"cpu": "50m", "memory": "128Mi"}, "limits": {"cpu": "500m", "memory": "512Mi"}},
+    "staging": {"requests": {"cpu": "100m", "memory": "256Mi"}, "limits": {"cpu": "1", "memory": "512Mi"}},
+    "production": {"requests": {"cpu": "250m", "memory": "384Mi"}, "limits": {"cpu": "2", "memory": "768Mi"}},
+}
+# Managed PostgreSQL and RabbitMQ outside the cluster: egress is limited to their ports; narrow the
+# address range with a patch (see README.md).
+MANAGED_CIDR = "10.0.0.0/8"
+INFRA_IMAGES = {"postgres": "postgres:16.4", "rabbitmq": "rabbitmq:3.13.7-management"}
+# checkov waivers, as annotations on the object they concern (listed with reasons in the kit README)
+WAIVER_DIGEST = "CKV_K8S_43=immutable git-SHA tags; pin digests at deploy with kustomize edit set image"
+WAIVER_LIVENESS = "CKV_K8S_8=worker without an HTTP endpoint; see the generate warnings"
+WAIVER_READINESS = "CKV_K8S_9=worker without an HTTP endpoint; see the generate warnings"
+
+
+def waivers(*reasons: str) -> dict[str, str]:
+    return {f"checkov.io/skip{i}": reason for i, reason in enumerate(reasons, 1)}
+
+
+def labels(ctx: KitContext, name: str, component: str = "service") -> dict[str, str]:
+    return {
+        "app.kubernetes.io/name": name,
+        "app.kubernetes.io/part-of": ctx.name,
+        "app.kubernetes.io/component": component,
+        "app.kubernetes.io/managed-by": "critterops",
+    }
+
+
+def selector(name: str) -> dict[str, str]:
+    return {"app.kubernetes.io/name": name}
+
+
+def env_name(env: str) -> str:
+    return ASPNET_ENVIRONMENT.get(env, env[:1].upper() + env[1:])
+
+
+@dataclass(frozen=True, slots=True)
+class Probes:
+    readiness: dict[str, Any] | None
+    liveness: dict[str, Any] | None
+    startup: dict[str, Any] | None
+    warning: str | None = None
+
+
+def _applies(environments: str, aspnet_env: str) -> bool:
+    if environments == "all":
+        return True
+    if environments.startswith("!"):
+        return environments[1:] != aspnet_env
+    return environments == aspnet_env
+
+
+def probes(service: Service, env: str) -> Probes:
+    """Probes on the endpoints this service maps when ASPNETCORE_ENVIRONMENT is the overlay's."""
+    if not _serves_http(service):
+        return Probes(
+            None,
+            None,
+            None,
+            f"{service.name}: no HTTP endpoint, so no probes. Add health checks served on a port "
+            '(e.g. a minimal WebApplication with app.MapHealthChecks("/health")) to let Kubernetes see a '
+            "hung worker; until then the checkov waivers on this Rollout apply.",
+        )
+    aspnet_env = env_name(env)
+    mapped = [h.path for h in service.health if _applies(h.environments, aspnet_env)]
+    ready_path = next((p for p in mapped if "ready" in p), None) or next(
+        (p for p in mapped if p.rstrip("/").endswith("health")), None
+    )
+    live_path = next((p for p in mapped if "alive" in p or "live" in p), None) or ready_path
+    warning = None
+    if ready_path is None:
+        dev_only = sorted({h.path for h in service.health})
+        warning = (
+            f"{service.name}: no health endpoint is mapped when ASPNETCORE_ENVIRONMENT={aspnet_env}"
+            + (f" ({', '.join(dev_only)} only in other environments)" if dev_only else "")
+            + "; using TCP probes. Map them outside the IsDevelopment() branch: "
+            'app.MapHealthChecks("/health"); app.MapHealthChecks("/alive", new() { Predicate = r => '
+            'r.Tags.Contains("live") });'
+        )
+
+    def check(path: str | None) -> dict[str, Any]:
+        if path is None:
+            return {"tcpSocket": {"port": "http"}}
+        return {"httpGet": {"path": path, "port": "http"}}
+
+    readiness = {**check(ready_path), "periodSeconds": 10, "timeoutSeconds": 3, "failureThreshold": 3}
+    liveness = {**check(live_path), "periodSeconds": 20, "timeoutSeconds": 3, "failureThreshold": 3}
+    startup = {**check(live_path), "periodSeconds": 5, "timeoutSeconds": 3, "failureThreshold": 30}
+    return Probes(readiness, liveness, startup, warning)
+
+
+def _serves_http(service: Service) -> bool:
+    return service.kind in ("api", "web") or service.http_port is not None
+
+
+def _secret_keys(service: Service) -> list[str]:
+    keys = [f"ConnectionStrings__{name}" for name in service.connection_strings]
+    if "rabbitmq" in service.uses:
+        keys += ["RabbitMQ__username", "RabbitMQ__password"]
+    return sorted(dict.fromkeys(keys))
+
+
+def _pod(ctx: KitContext, service: Service, env: str) -> dict[str, Any]:
+    probe = probes(service, env)
+    container: dict[str, Any] = {
+        "name": service.name,
+        "image": f"{ctx.image(service)}:{ctx.tag}",
+        "imagePullPolicy": "Always",
+    }
+    if _serves_http(service):
+        container["ports"] = [{"name": "http", "containerPort": PORT, "protocol": "TCP"}]
+    container["envFrom"] = [{"configMapRef": {"name": f"{service.name}-config"}}]
+    container["env"] = [
+        {
+            "name": "POD_TEMPLATE_HASH",
+            "valueFrom": {"fieldRef": {"fieldPath": "metadata.labels['rollouts-pod-template-hash']"}},
+        },
+        {"name": "OTEL_RESOURCE_ATTRIBUTES", "value": "service.version=$(POD_TEMPLATE_HASH)"},
+    ]
+    if not ctx.argo:
+        container["env"] = [{"name": "OTEL_RESOURCE_ATTRIBUTES", "value": f"service.version={ctx.tag}"}]
+    for key, value in (("readinessProbe", probe.readiness), ("livenessProbe", probe.liveness)):
+        if value:
+            container[key] = value
+    if probe.startup:
+        container["startupProbe"] = probe.startup
+    container["resources"] = RESOURCES.get(env, RESOURCES["production"])
+    container["securityContext"] = {
+        "allowPrivilegeEscalation": False,
+        "privileged": False,
+        "readOnlyRootFilesystem": True,
+        "runAsNonRoot": True,
+        "runAsUser": UID,
+        "runAsGroup": UID,
+        "capabilities": {"drop": ["ALL"]},
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+    mounts: list[dict[str, Any]] = [{"name": "tmp", "mountPath": "/tmp"}]
+    volumes: list[dict[str, Any]] = [{"name": "tmp", "emptyDir": {"sizeLimit": "256Mi"}}]
+    if _secret_keys(service):
+        mounts.append({"name": "secrets", "mountPath": SECRET_DIR, "readOnly": True})
+        volumes.append({"name": "secrets", "secret": {"secretName": f"{service.name}-secrets", "defaultMode": 0o440}})
+    container["volumeMounts"] = mounts
+    return {
+        "metadata": {"labels": labels(ctx, service.name)},
+        "spec": {
+            "serviceAccountName": service.name,
+            "automountServiceAccountToken": False,
+            "securityContext": {
+                "runAsNonRoot": True,
+                "runAsUser": UID,
+                "runAsGroup": UID,
+                "fsGroup": UID,
+                "seccompProfile": {"type": "RuntimeDefault"},
+            },
+            "topologySpreadConstraints": [
+                {
+                    "maxSkew": 1,
+                    "topologyKey": key,
+                    "whenUnsatisfiable": "ScheduleAnyway",
+                    "labelSelector": {"matchLabels": selector(service.name)},
+                }
+                for key in ("topology.kubernetes.io/zone", "kubernetes.io/hostname")
+            ],
+            "terminationGracePeriodSeconds": 45,
+            "containers": [container],
+            "volumes": volumes,
+        },
+    }
+
+
+def strategy(ctx: KitContext, service: Service, deploy: Deploy, env: Environment) -> dict[str, Any]:
+    """The Rollout's ``spec.strategy`` for one environment."""
+    name = service.name
+    analysis_args = [{"name": "hash", "valueFrom": {"podTemplateHashValue": "Latest"}}]
+    template = [{"templateName": f"{name}-analysis"}]
+    if deploy.strategy == "blue-green":
+        blue: dict[str, Any] = {
+            "activeService": name,
+            "previewService": f"{name}-preview",
+            "autoPromotionEnabled": not deploy.approval,
+            "scaleDownDelaySeconds": int(env.scale_down_delay_seconds()),
+            "prePromotionAnalysis": {"templates": template, "args": analysis_args},
+            "postPromotionAnalysis": {"templates": template, "args": analysis_args},
+        }
+        return {"blueGreen": blue}
+    if deploy.strategy == "canary":
+        steps: list[dict[str, Any]] = []
+        for i, weight in enumerate(deploy.steps):
+            if weight >= 100:
+                break
+            steps.append({"setWeight": weight})
+            steps.append({"pause": {"duration": deploy.pause}})
+            steps.append({"analysis": {"templates": template, "args": analysis_args}})
+            if deploy.approval and i == len(deploy.steps) - 2:
+                steps.append({"pause": {}})
+        return {
+            "canary": {
+                "stableService": name,
+                "canaryService": f"{name}-canary",
+                "maxSurge": "25%",
+                "maxUnavailable": 0,
+                "steps": steps,
+            }
+        }
+    # rolling: a canary without steps (Argo Rollouts' own definition of a rolling update)
+    return {"canary": {"maxSurge": "25%", "maxUnavailable": 0}}
+
+
+def _workload(ctx: KitContext, service: Service, env: Environment) -> dict[str, Any]:
+    deploy = ctx.deploy(service, env)
+    meta: dict[str, Any] = {"name": service.name, "labels": labels(ctx, service.name)}
+    meta["annotations"] = (
+        waivers(WAIVER_DIGEST) if _serves_http(service) else waivers(WAIVER_DIGEST, WAIVER_LIVENESS, WAIVER_READINESS)
+    )
+    spec: dict[str, Any] = {
+        "replicas": deploy.replicas,
+        "revisionHistoryLimit": 5,
+        "selector": {"matchLabels": selector(service.name)},
+        "template": _pod(ctx, service, env.name),
+    }
+    if ctx.argo:
+        spec["strategy"] = strategy(ctx, service, deploy, env)
+        spec["progressDeadlineSeconds"] = 600
+        return {"apiVersion": "argoproj.io/v1alpha1", "kind": "Rollout", "metadata": meta, "spec": spec}
+    spec["strategy"] = {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": 0}}
+    return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": meta, "spec": spec}
+
+
+def _services(ctx: KitContext, service: Service) -> list[dict[str, Any]]:
+    if not _serves_http(service):
+        return []
+    names = [service.name]
+    if ctx.argo:
+        strategies = {ctx.deploy(service, env).strategy for env in ctx.environments}
+        if "blue-green" in strategies:
+            names.append(f"{service.name}-preview")
+        if "canary" in strategies:
+            names.append(f"{service.name}-canary")
+    return [
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": n, "labels": labels(ctx, service.name)},
+            "spec": {
+                "type": "ClusterIP",
+                "selector": selector(service.name),
+                "ports": [{"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP"}],
+            },
+        }
+        for n in names
+    ]
+
+
+def _config(ctx: KitContext, service: Service, env: str) -> dict[str, Any]:
+    data = {
+        "ASPNETCORE_ENVIRONMENT": env_name(env),
+        "DOTNET_ENVIRONMENT": env_name(env),
+        "OTEL_SERVICE_NAME": service.name,
+        "OTEL_EXPORTER_OTLP_ENDPOINT": OTEL_ENDPOINT,
+        "CRITTEROPS_SECRETS_DIR": SECRET_DIR,
+    }
+    if _serves_http(service):
+        data["ASPNETCORE_HTTP_PORTS"] = str(PORT)
+    if "rabbitmq" in service.uses:
+        data["RabbitMQ__hostname"] = "rabbitmq" if env == "dev" else "rabbitmq.managed.invalid"
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": f"{service.name}-config", "labels": labels(ctx, service.name)},
+        "data": data,
+    }
+
+
+def _callers(ctx: KitContext, service: Service) -> list[str]:
+    out = set()
+    for other in ctx.system.services:
+        if other.name == service.name:
+            continue
+        if any(call.target == service.name for call in other.http_calls):
+            out.add(other.name)
+        if service.aspire_name and service.aspire_name in other.aspire_references:
+            out.add(other.name)
+        if service.name in other.aspire_references:
+            out.add(other.name)
+    return sorted(out)
+
+
+def _public(ctx: KitContext, service: Service) -> bool:
+    facing = ctx.policy.service(service.name).customer_facing
+    return facing if facing is not None else service.kind == "web"
+
+
+def network_policy(ctx: KitContext, service: Service) -> dict[str, Any]:
+    ingress: list[dict[str, Any]] = []
+    if _serves_http(service):
+        sources: list[dict[str, Any]] = [{"podSelector": {"matchLabels": selector(c)}} for c in _callers(ctx, service)]
+        if _public(ctx, service):
+            sources.append({"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}}})
+        if sources:
+            ingress.append({"from": sources, "ports": [{"protocol": "TCP", "port": PORT}]})
+    egress: list[dict[str, Any]] = [
+        {
+            "to": [{"podSelector": {"matchLabels": {"app.kubernetes.io/name": "otel-collector"}}}],
+            "ports": [{"protocol": "TCP", "port": 4317}, {"protocol": "TCP", "port": 4318}],
+        }
+    ]
+    for kind, port in (("postgres", 5432), ("rabbitmq", 5672)):
+        if kind in service.uses:
+            egress.append(
+                {
+                    "to": [{"podSelector": {"matchLabels": {"app.kubernetes.io/name": kind}}}],
+                    "ports": [{"protocol": "TCP", "port": port}],
+                }
+            )
+    targets = sorted({c.target for c in service.http_calls if c.target and c.target != service.name})
+    if targets:
+        egress.append(
+            {
+                "to": [{"podSelector": {"matchLabels": selector(t)}} for t in targets],
+                "ports": [{"protocol": "TCP", "port": PORT}],
+            }
+        )
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": {"name": service.name, "labels": labels(ctx, service.name)},
+        "spec": {
+            "podSelector": {"matchLabels": selector(service.name)},
+            "policyTypes": ["Ingress", "Egress"],
+            "ingress": ingress,
+            "egress": egress,
+        },
+    }
+
+
+def analysis_template(ctx: KitContext, service: Service, deploy: Deploy, env: Environment) -> dict[str, Any]:
+    """Prometheus checks of the new version only (``service_version`` = its pod-template hash)."""
+    m = ctx.policy.metrics
+    t = deploy.thresholds
+    a = env.analysis
+    version = f'job="{service.name}",service_version="{{{{args.hash}}}}"'
+
+    def metric(name: str, query: str, limit: float) -> dict[str, Any]:
+        return {
+            "name": name,
+            "interval": a.interval,
+            "count": a.count,
+            "initialDelay": a.initial_delay,
+            "failureLimit": a.failure_limit,
+            "consecutiveErrorLimit": 4,
+            # no traffic yet (empty vector or NaN) is not a failure; a value above the limit is
+            "successCondition": f"len(result) == 0 || isNaN(result[0]) || result[0] <= {limit:g}",
+            "provider": {"prometheus": {"address": PROMETHEUS, "timeout": 30, "query": query}},
+        }
+
+    metrics: list[dict[str, Any]] = []
+    if _serves_http(service):
+        metrics.append(
+            metric(
+                "http-error-rate",
+                f'sum(rate({m.http_requests}{{\n  {version},\n  http_response_status_code=~"5.."\n}}[2m]))\n'
+                f"/\nsum(rate({m.http_requests}{{{version}}}[2m]))",
+                t.http_error_rate,
+            )
+        )
+        metrics.append(
+            metric(
+                "http-latency-p95-ms",
+                "1000 * histogram_quantile(\n  0.95,\n"
+                f"  sum by (le) (rate({m.http_duration_bucket}{{{version}}}[2m]))\n)",
+                t.http_latency_p95_ms,
+            )
+        )
+    if service.wolverine is not None:
+        metrics.append(
+            metric(
+                "handler-failure-rate",
+                f"sum(rate({m.handler_failed}{{{version}}}[2m]))\n"
+                f"/ (\n  sum(rate({m.handler_succeeded}{{{version}}}[2m]))\n"
+                f"  + sum(rate({m.handler_failed}{{{version}}}[2m]))\n)",
+                t.handler_failure_rate,
+            )
+        )
+        metrics.append(
+            metric(
+                "dead-letters",
+                f"sum(increase({m.dead_letters}{{{version}}}[{a.interval}]))",
+                t.dead_letters,
+            )
+        )
+    if service.marten and any(p.lifecycle == "Async" for p in service.marten.projections):
+        metrics.append(
+            metric(
+                "projection-lag",
+                f'max({m.projection_lag}{{service="{service.name}"}})',
+                t.projection_lag_events,
+            )
+        )
+    return {
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "AnalysisTemplate",
+        "metadata": {"name": f"{service.name}-analysis", "labels": labels(ctx, service.name)},
+        "spec": {"args": [{"name": "hash"}], "metrics": metrics},
+    }
+
+
+def service_documents(ctx: KitContext, service: Service, env: Environment) -> list[dict[str, Any]]:
+    docs: list[dict[str, Any]] = [
+        {
+            "apiVersion": "v1",
+            "kind": "ServiceAccount",
+            "metadata": {"name": service.name, "labels": labels(ctx, service.name)},
+            "automountServiceAccountToken": False,
+        },
+        _config(ctx, service, env.name),
+        *_services(ctx, service),
+        _workload(ctx, service, env),
+        {
+            "apiVersion": "policy/v1",
+            "kind": "PodDisruptionBudget",
+            "metadata": {"name": service.name, "labels": labels(ctx, service.name)},
+            "spec": {
+                "maxUnavailable": 1,
+                "unhealthyPodEvictionPolicy": "AlwaysAllow",
+                "selector": {"matchLabels": selector(service.name)},
+            },
+        },
+        network_policy(ctx, service),
+    ]
+    if ctx.argo:
+        docs.append(analysis_template(ctx, service, ctx.deploy(service, env), env))
+    return docs
+
+
+def _namespace_policies(ctx: KitContext) -> list[dict[str, Any]]:
+    common = labels(ctx, "default-deny", "network")
+    return [
+        {
+            "apiVersion": "networking.k8s.io/v1",
+            "kind": "NetworkPolicy",
+            "metadata": {"name": "default-deny", "labels": common},
+            "spec": {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]},
+        },
+        {
+            "apiVersion": "networking.k8s.io/v1",
+            "kind": "NetworkPolicy",
+            "metadata": {"name": "allow-dns", "labels": labels(ctx, "allow-dns", "network")},
+            "spec": {
+                "podSelector": {},
+                "policyTypes": ["Egress"],
+                "egress": [
+                    {
+                        "to": [
+                            {
+                                "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
+                                "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}},
+                            }
+                        ],
+                        "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
+                    }
+                ],
+            },
+        },
+    ]
+
+
+# -- dev infrastructure ---------------------------------------------------------------------------
+
+
+def _infra(ctx: KitContext, kind: str, port: int, extra_ports: list[tuple[str, int]]) -> list[dict[str, Any]]:
+    name = kind
+    lab = labels(ctx, name, "infrastructure")
+    data_path = "/var/lib/postgresql/data" if kind == "postgres" else "/var/lib/rabbitmq"
+    env: list[dict[str, Any]]
+    if kind == "postgres":
+        env = [
+            {"name": "PGDATA", "value": f"{data_path}/pgdata"},
+            {"name": "POSTGRES_PASSWORD_FILE", "value": "/run/secrets/infra/postgres-password"},
+        ]
+        probe: dict[str, Any] = {"exec": {"command": ["pg_isready", "-U", "postgres", "-h", "127.0.0.1"]}}
+        writable = ["/var/run/postgresql", "/tmp"]
+    else:
+        env = [
+            {"name": "RABBITMQ_DEFAULT_USER", "value": "critterops"},
+            {"name": "RABBITMQ_DEFAULT_PASS_FILE", "value": "/run/secrets/infra/rabbitmq-password"},
+            {"name": "HOME", "value": data_path},
+        ]
+        probe = {"exec": {"command": ["rabbitmq-diagnostics", "-q", "ping"]}}
+        writable = ["/tmp", "/etc/rabbitmq"]
+    mounts: list[dict[str, Any]] = [{"name": "data", "mountPath": data_path}]
+    mounts += [{"name": f"scratch-{i}", "mountPath": path} for i, path in enumerate(writable)]
+    mounts.append({"name": "credentials", "mountPath": "/run/secrets/infra", "readOnly": True})
+    volumes: list[dict[str, Any]] = [{"name": f"scratch-{i}", "emptyDir": {}} for i in range(len(writable))]
+    volumes.append({"name": "credentials", "secret": {"secretName": f"{ctx.name}-dev-infrastructure"}})
+    ports = [{"name": kind, "containerPort": port, "protocol": "TCP"}]
+    ports += [{"name": n, "containerPort": p, "protocol": "TCP"} for n, p in extra_ports]
+    statefulset = {
+        "apiVersion": "apps/v1",
+        "kind": "StatefulSet",
+        "metadata": {"name": name, "labels": lab, "annotations": waivers(WAIVER_DIGEST)},
+        "spec": {
+            "serviceName": name,
+            "replicas": 1,
+            "selector": {"matchLabels": selector(name)},
+            "template": {
+                "metadata": {"labels": lab},
+                "spec": {
+                    "automountServiceAccountToken": False,
+                    "securityContext": {
+                        "runAsNonRoot": True,
+                        "runAsUser": UID,
+                        "runAsGroup": UID,
+                        "fsGroup": UID,
+                        "seccompProfile": {"type": "RuntimeDefault"},
+                    },
+                    "containers": [
+                        {
+                            "name": name,
+                            "image": INFRA_IMAGES[kind],
+                            "imagePullPolicy": "Always",
+                            "ports": ports,
+                            "env": env,
+                            "readinessProbe": {**probe, "periodSeconds": 10, "timeoutSeconds": 5},
+                            "livenessProbe": {**probe, "periodSeconds": 30, "timeoutSeconds": 10},
+                            "resources": {
+                                "requests": {"cpu": "100m", "memory": "256Mi"},
+                                "limits": {"cpu": "1", "memory": "1Gi"},
+                            },
+                            "securityContext": {
+                                "allowPrivilegeEscalation": False,
+                                "privileged": False,
+                                "readOnlyRootFilesystem": True,
+                                "runAsNonRoot": True,
+                                "runAsUser": UID,
+                                "runAsGroup": UID,
+                                "capabilities": {"drop": ["ALL"]},
+                            },
+                            "volumeMounts": mounts,
+                        }
+                    ],
+                    "volumes": volumes,
+                },
+            },
+            "volumeClaimTemplates": [
+                {
+                    "metadata": {"name": "data"},
+                    "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "5Gi"}}},
+                }
+            ],
+        },
+    }
+    service = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": name, "labels": lab},
+        "spec": {
+            "type": "ClusterIP",
+            "selector": selector(name),
+            "ports": [{"name": kind, "port": port, "targetPort": kind, "protocol": "TCP"}],
+        },
+    }
+    policy = {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": {"name": name, "labels": lab},
+        "spec": {
+            "podSelector": {"matchLabels": selector(name)},
+            "policyTypes": ["Ingress", "Egress"],
+            "ingress": [
+                {
+                    "from": [{"podSelector": {"matchLabels": {"app.kubernetes.io/part-of": ctx.name}}}],
+                    "ports": [{"protocol": "TCP", "port": port}],
+                }
+            ],
+            "egress": [],
+        },
+    }
+    return [statefulset, service, policy]
+
+
+# -- kustomize ------------------------------------------------------------------------------------
+
+
+def _kustomization(resources: list[str], **extra: Any) -> dict[str, Any]:
+    doc: dict[str, Any] = {"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization"}
+    doc.update(extra)
+    doc["resources"] = resources
+    return doc
+
+
+def _overlay_patches(ctx: KitContext, env: Environment) -> list[dict[str, Any]]:
+    """What differs from the base (which is production): strategy, replicas, resources, settings."""
+    patches: list[dict[str, Any]] = []
+    production = next((e for e in ctx.environments if e.name == "production"), ctx.environments[-1])
+    for service in ctx.deployable():
+        ops: list[dict[str, Any]] = []
+        base_workload = _workload(ctx, service, production)
+        workload = _workload(ctx, service, env)
+        if workload["spec"]["replicas"] != base_workload["spec"]["replicas"]:
+            ops.append({"op": "replace", "path": "/spec/replicas", "value": workload["spec"]["replicas"]})
+        if workload["spec"].get("strategy") != base_workload["spec"].get("strategy"):
+            ops.append({"op": "replace", "path": "/spec/strategy", "value": workload["spec"]["strategy"]})
+        base_container = base_workload["spec"]["template"]["spec"]["containers"][0]
+        container = workload["spec"]["template"]["spec"]["containers"][0]
+        for key in ("resources", "readinessProbe", "livenessProbe", "startupProbe"):
+            if container.get(key) != base_container.get(key):
+                path = f"/spec/template/spec/containers/0/{key}"
+                if key in container:
+                    ops.append(
+                        {"op": "replace" if key in base_container else "add", "path": path, "value": container[key]}
+                    )
+                else:
+                    ops.append({"op": "remove", "path": path})
+        kind = workload["kind"]
+        api = workload["apiVersion"]
+        group, _, version = api.rpartition("/")
+        if ops:
+            patches.append(
+                {
+                    "target": {"group": group, "version": version, "kind": kind, "name": service.name},
+                    "patch": yamlio.dump(ops),
+                }
+            )
+        config = _config(ctx, service, env.name)
+        base_config = _config(ctx, service, production.name)
+        changed = {k: v for k, v in config["data"].items() if base_config["data"].get(k) != v}
+        if changed:
+            ops = [{"op": "replace", "path": f"/data/{k}", "value": v} for k, v in changed.items()]
+            patches.append(
+                {
+                    "target": {"version": "v1", "kind": "ConfigMap", "name": f"{service.name}-config"},
+                    "patch": yamlio.dump(ops),
+                }
+            )
+        if ctx.argo:
+            template = analysis_template(ctx, service, ctx.deploy(service, env), env)
+            base_template = analysis_template(ctx, service, ctx.deploy(service, production), production)
+            if template["spec"] != base_template["spec"]:
+                patches.append(
+                    {
+                        "target": {
+                            "group": "argoproj.io",
+                            "version": "v1alpha1",
+                            "kind": "AnalysisTemplate",
+                            "name": f"{service.name}-analysis",
+                        },
+                        "patch": yamlio.dump(
+                            [{"op": "replace", "path": "/spec/metrics", "value": template["spec"]["metrics"]}]
+                        ),
+                    }
+                )
+        if env.name != "dev":
+            policy = network_policy(ctx, service)
+            managed = [
+                i
+                for i, rule in enumerate(policy["spec"]["egress"])
+                if rule["to"][0].get("podSelector", {}).get("matchLabels", {}).get("app.kubernetes.io/name")
+                in ("postgres", "rabbitmq")
+            ]
+            if managed:
+                ops = [
+                    {"op": "add", "path": f"/spec/egress/{i}/to/-", "value": {"ipBlock": {"cidr": MANAGED_CIDR}}}
+                    for i in managed
+                ]
+                patches.append(
+                    {
+                        "target": {
+                            "group": "networking.k8s.io",
+                            "version": "v1",
+                            "kind": "NetworkPolicy",
+                            "name": service.name,
+                        },
+                        "patch": yamlio.dump(ops),
+                    }
+                )
+    return patches
+
+
+def kubernetes_files(ctx: KitContext) -> dict[str, str]:
+    """``kubernetes/base`` (the production shape) and one overlay per policy environment."""
+    files: dict[str, str] = {}
+    production = next((e for e in ctx.environments if e.name == "production"), ctx.environments[-1])
+    base_resources = ["network-policies.yaml"]
+    files["kubernetes/base/network-policies.yaml"] = yamlio.dump_all(_namespace_policies(ctx))
+    for service in ctx.deployable():
+        rel = f"services/{service.name}.yaml"
+        files[f"kubernetes/base/{rel}"] = yamlio.dump_all(service_documents(ctx, service, production))
+        base_resources.append(rel)
+    files["kubernetes/base/kustomization.yaml"] = yamlio.dump_file(
+        _kustomization(base_resources, labels=[{"pairs": {"app.kubernetes.io/part-of": ctx.name}}])
+    )
+    for env in ctx.environments:
+        resources = ["../../base"]
+        if env.name == "dev":
+            infra = _infra(ctx, "postgres", 5432, []) + _infra(ctx, "rabbitmq", 5672, [("management", 15672)])
+            files["kubernetes/overlays/dev/infrastructure.yaml"] = yamlio.dump_all(infra)
+            resources.append("infrastructure.yaml")
+        jobs = _jobs(ctx, env)
+        if jobs:
+            files[f"kubernetes/overlays/{env.name}/jobs.yaml"] = yamlio.dump_all(jobs)
+            resources.append("jobs.yaml")
+        overlay = _kustomization(
+            resources,
+            namespace=f"{ctx.name}-{env.name}",
+            images=[{"name": ctx.image(s), "newTag": ctx.tag} for s in ctx.deployable()],
+        )
+        patches = _overlay_patches(ctx, env)
+        if patches:
+            overlay["patches"] = patches
+        files[f"kubernetes/overlays/{env.name}/kustomization.yaml"] = yamlio.dump_file(overlay)
+    return files
+
+
+def _jobs(ctx: KitContext, env: Environment) -> list[dict[str, Any]]:
+    """Jobs the plan asks for in this environment: migrations before, projection rebuilds after."""
+    if not ctx.plan or ctx.plan.get("environment") != env.name:
+        return []
+    jobs: list[dict[str, Any]] = []
+    for entry in ctx.plan.get("services", []):
+        service = ctx.system.service(entry.get("service", ""))
+        if service is None:
+            continue
+        for i, job in enumerate(entry.get("jobs", [])):
+            args = _job_args(job)
+            if args is None:
+                continue
+            pod = _pod(ctx, service, env.name)
+            container = pod["spec"]["containers"][0]
+            for key in ("readinessProbe", "livenessProbe", "startupProbe", "ports"):
+                container.pop(key, None)
+            container["name"] = "job"
+            container["args"] = args
+            container["env"] = [e for e in container["env"] if e["name"] != "POD_TEMPLATE_HASH"]
+            container["env"] = [{"name": "OTEL_RESOURCE_ATTRIBUTES", "value": "service.version=job"}]
+            pod["spec"]["restartPolicy"] = "Never"
+            del pod["spec"]["topologySpreadConstraints"]
+            jobs.append(
+                {
+                    "apiVersion": "batch/v1",
+                    "kind": "Job",
+                    "metadata": {
+                        "name": f"{service.name}-job-{i + 1}",
+                        "labels": labels(ctx, service.name, "job"),
+                        "annotations": {"critterops.dev/purpose": job},
+                    },
+                    "spec": {"backoffLimit": 2, "ttlSecondsAfterFinished": 86400, "template": pod},
+                }
+            )
+    return jobs
+
+
+def _job_args(job: str) -> list[str] | None:
+    """JasperFx command-line verbs the service's own image runs (``RunJasperFxCommands``)."""
+    if "projection" in job and "rebuild" in job:
+        name = job.split("projection", 1)[1].split()[0]
+        return ["projections", "--rebuild", "-p", name]
+    if "migration" in job:
+        return ["resources", "setup"]
+    return None
+
+
+def workload_warnings(ctx: KitContext) -> list[str]:
+    """Probe problems, once per service and message, naming the environments they apply to."""
+    seen: dict[str, list[str]] = {}
+    for service in ctx.deployable():
+        for env in ctx.environments:
+            warning = probes(service, env.name).warning
+            if warning:
+                seen.setdefault(warning, []).append(env.name)
+    return [f"[{', '.join(envs)}] {warning}" for warning, envs in seen.items()]
+
+
+def deployment_equivalent(rollout: dict[str, Any]) -> dict[str, Any]:
+    """An apps/v1 Deployment with the Rollout's pod template, for scanners that skip Rollouts."""
+    spec = {k: v for k, v in rollout["spec"].items() if k not in ("strategy", "progressDeadlineSeconds")}
+    return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": rollout["metadata"], "spec": spec}

@@ -1,0 +1,109 @@
+"""Writing the kit: reruns, drift detection, and never writing outside --out."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from critterops.cli import main
+from critterops.errors import UserError
+from critterops.generate.kit import check_kit, check_out_dir, parse_groups, write_kit
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_rerun_is_byte_identical_and_writes_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "kit"
+    argv = ["generate", "--example", "--out", str(out), "--only", "kubernetes"]
+    assert main(argv) == 0
+    first = snapshot(out)
+    mtimes = {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()}
+    capsys.readouterr()
+    assert main(argv) == 0
+    assert "0 written" in capsys.readouterr().out
+    assert snapshot(out) == first
+    assert {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()} == mtimes
+
+
+def test_check_reports_drift_and_stale_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "kit"
+    argv = ["generate", "--example", "--out", str(out), "--only", "kubernetes"]
+    assert main(argv) == 0
+    assert main([*argv, "--check"]) == 0
+    target = out / "kubernetes" / "base" / "services" / "orders-api.yaml"
+    target.write_text(target.read_text().replace("replicas: 3", "replicas: 4"))
+    capsys.readouterr()
+    assert main([*argv, "--check"]) == 1
+    report = capsys.readouterr().out
+    assert "differs: kubernetes/base/services/orders-api.yaml" in report and "-  replicas: 4" in report
+
+
+def test_files_no_longer_generated_are_removed_but_user_files_are_kept(tmp_path: Path) -> None:
+    out = tmp_path / "kit"
+    write_kit({"a/one.yaml": "x: 1\n", "a/two.yaml": "x: 2\n"}, out)
+    (out / "a" / "mine.yaml").write_text("custom: true\n")
+    report = write_kit({"a/one.yaml": "x: 1\n"}, out)
+    assert report.removed == ["a/two.yaml"]
+    assert (out / "a" / "mine.yaml").read_text() == "custom: true\n"
+    assert json.loads((out / ".critterops-kit.json").read_text())["files"] == ["a/one.yaml"]
+    assert check_kit({"a/one.yaml": "x: 1\n"}, out) == []
+
+
+def test_symlink_escaping_out_is_refused(tmp_path: Path) -> None:
+    out, outside = tmp_path / "kit", tmp_path / "outside"
+    out.mkdir()
+    outside.mkdir()
+    os.symlink(outside, out / "kubernetes")
+    with pytest.raises(UserError, match="symbolic link that leaves"):
+        write_kit({"kubernetes/base/x.yaml": "a: 1\n"}, out)
+    assert list(outside.iterdir()) == [], "nothing written outside --out"
+
+
+@pytest.mark.parametrize("path", ["../escape.yaml", "/etc/passwd", "a/../../b.yaml"])
+def test_paths_that_leave_out_are_refused(tmp_path: Path, path: str) -> None:
+    with pytest.raises(UserError, match="not a plain relative path"):
+        write_kit({path: "x\n"}, tmp_path / "kit")
+
+
+def test_out_inside_a_project_folder_is_refused(tmp_path: Path) -> None:
+    project = tmp_path / "src" / "Orders.Api"
+    project.mkdir(parents=True)
+    (project / "Orders.Api.csproj").write_text("<Project />")
+    with pytest.raises(UserError, match=r"inside the \.NET project"):
+        check_out_dir(project / "deploy", tmp_path)
+    check_out_dir(tmp_path / "deploy", tmp_path)
+
+
+def test_bad_arguments(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["generate", "--example", "--out", str(tmp_path / "k"), "--only", "kubernetes,helm"]) == 2
+    assert "unknown part(s) helm" in capsys.readouterr().err
+    bad_plan = tmp_path / "plan.json"
+    bad_plan.write_text('{"schema": "something-else"}')
+    assert main(["generate", "--example", "--out", str(tmp_path / "k"), "--plan", str(bad_plan)]) == 2
+    assert "not a critterops plan" in capsys.readouterr().err
+    assert main(["generate", "--example"]) == 2
+    assert main(["generate", str(tmp_path / "nothing-here")]) == 2
+
+
+def test_parse_groups() -> None:
+    assert parse_groups(None)[0] == "kubernetes"
+    assert parse_groups("runbooks, kubernetes") == ("kubernetes", "runbooks")
+
+
+def test_plan_drives_the_strategy_and_jobs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    plan = tmp_path / "plan.json"
+    assert main(["plan", "--example", "--no-model", "--format", "json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    plan.write_text(json.dumps(data))
+    out = tmp_path / "kit"
+    assert main(["generate", "--example", "--out", str(out), "--only", "kubernetes", "--plan", str(plan)]) == 0
+    jobs = (out / "kubernetes" / "overlays" / "production" / "jobs.yaml").read_text()
+    assert "kind: Job" in jobs and "payments-api" in jobs
+    assert "- resources\n        - setup" in jobs, "the migration job runs the JasperFx resources command"
+    base = (out / "kubernetes" / "base" / "services" / "fulfillment-worker.yaml").read_text()
+    assert "blueGreen:" in base, "the plan's blue/green for the breaking publisher"
