@@ -8,6 +8,7 @@ from critterops.discover import jsonc
 from critterops.discover.compose import ComposeService, infra_kind
 from critterops.discover.names import dns_name, unique_names
 from critterops.discover.settings import connection_database, flatten
+from tests.conftest import WriteRepo
 
 
 @pytest.mark.parametrize(
@@ -102,3 +103,21 @@ def test_unique_names_prefix_context_then_number() -> None:
         {"a/Api.csproj": "orders", "b/Api.csproj": "billing", "c/x.csproj": "orders"},
     )
     assert names == {"a/Api.csproj": "orders-api-2", "b/Api.csproj": "billing-api", "c/x.csproj": "orders-api"}
+
+
+def test_directory_build_props_supplies_properties_the_project_leaves_out(write_repo: WriteRepo) -> None:
+    from critterops.discover import discover
+
+    props = "<Project><PropertyGroup><TargetFramework>net9.0</TargetFramework></PropertyGroup></Project>"
+    web = '<Project Sdk="Microsoft.NET.Sdk.Web"><PropertyGroup>{}</PropertyGroup></Project>'
+    root = write_repo(
+        {
+            "Directory.Build.props": props,
+            "src/A.Api/A.Api.csproj": web.format(""),
+            "src/A.Api/Program.cs": "var app = WebApplication.CreateBuilder(args).Build(); app.Run();",
+            "src/B.Api/B.Api.csproj": web.format("<TargetFramework>net10.0</TargetFramework>"),
+            "src/B.Api/Program.cs": "var app = WebApplication.CreateBuilder(args).Build(); app.Run();",
+        }
+    )
+    frameworks = {s.name: s.target_framework for s in discover(root).services}
+    assert frameworks == {"a-api": "net9.0", "b-api": "net10.0"}

@@ -131,6 +131,7 @@ def _cs_files(ctx: Context, project: str) -> list[str]:
 
 def _scan_projects(tree: SourceTree) -> tuple[dict[str, msbuild.CsProject], str | None]:
     projects = {rel: msbuild.read_project(tree, rel) for rel in tree.with_suffix(".csproj")}
+    msbuild.apply_build_props(tree, projects)
     solutions = sorted(tree.with_suffix(".sln", ".slnx"), key=lambda p: (p.count("/"), p))
     solution = solutions[0] if solutions else None
     if solution:

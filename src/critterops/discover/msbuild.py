@@ -123,6 +123,46 @@ def read_project(tree: SourceTree, rel: str) -> CsProject:
     return project
 
 
+def read_build_props(tree: SourceTree, rel: str) -> dict[str, str]:
+    """Unconditional properties of a ``Directory.Build.props`` (MSBuild imports it before the project)."""
+    content = tree.read_text(rel)
+    if content is None:
+        return {}
+    try:
+        root = ET.fromstring(content)
+    except ET.ParseError as error:
+        tree.warn(rel, f"invalid XML ({error}); its properties are ignored")
+        return {}
+    out: dict[str, str] = {}
+    for group in root:
+        if not isinstance(group.tag, str) or _strip_ns(group.tag) != "PropertyGroup" or group.get("Condition"):
+            continue
+        for prop in group:
+            if isinstance(prop.tag, str) and prop.text is not None and not prop.get("Condition"):
+                out.setdefault(_strip_ns(prop.tag), prop.text.strip())
+    return out
+
+
+def apply_build_props(tree: SourceTree, projects: dict[str, CsProject]) -> None:
+    """Give each project the properties of the nearest Directory.Build.props above it (project values win)."""
+    props_files = {posixpath.dirname(p): p for p in tree.files if posixpath.basename(p) == "Directory.Build.props"}
+    cache: dict[str, dict[str, str]] = {}
+    for rel, project in projects.items():
+        folder = posixpath.dirname(rel)
+        while True:
+            if folder in props_files:
+                path = props_files[folder]
+                if path not in cache:
+                    cache[path] = read_build_props(tree, path)
+                for key, value in cache[path].items():
+                    if "$(" not in value:
+                        project.properties.setdefault(key, value)
+                break
+            if not folder:
+                break
+            folder = posixpath.dirname(folder)
+
+
 _SLN_PROJECT = re.compile(r'^Project\("\{[^}]*\}"\)\s*=\s*"[^"]*",\s*"(?P<path>[^"]+\.\w+proj)"', re.MULTILINE)
 
 
