@@ -82,6 +82,7 @@ def test_saga(system: System) -> None:
     assert orders is not None
     (saga,) = orders.sagas
     assert (saga.full_name, saga.state_member) == ("Orders.Placement.Order", "Status")
+    assert saga.states[:2] == ("Placed", "PaymentAuthorized") and "Cancelled" in saga.states, "the OrderStatus enum"
     assert {"Id", "CustomerId", "LineItems", "Total", "Status"} <= {m.name for m in saga.members}
     assert {
         "PlaceOrder",

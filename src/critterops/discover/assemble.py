@@ -298,6 +298,24 @@ def _state_member(decl: TypeDecl) -> str | None:
     return None
 
 
+def _saga_states(ctx: Context, saga: TypeDecl, files: list[str]) -> tuple[str, ...]:
+    """The members of the enum the saga's state property is typed with, from the service's own files."""
+    state = _state_member(saga)
+    member = next((m for m in saga.info.members if m.name == state), None)
+    if member is None:
+        return ()
+    type_name = member.type.rstrip("?").rsplit(".", 1)[-1]
+    needle = f"enum {type_name}".encode()
+    for rel in files:
+        data = ctx.tree.read_bytes(rel)
+        if data is None or needle not in data:
+            continue
+        for decl in ctx.types(rel):
+            if decl.info.kind == "enum" and decl.info.name == type_name:
+                return tuple(m.name for m in decl.info.members)
+    return ()
+
+
 def _find_dockerfile(ctx: Context, project: msbuild.CsProject, compose_dockerfile: str | None) -> str | None:
     own = [d for d in ctx.docker if posixpath.dirname(d) == project.directory]
     if own:
@@ -558,6 +576,7 @@ def _build_service(ctx: Context, path: str, name: str) -> Service:
                     _state_member(decl),
                     decl.info.members,
                     tuple(sorted(set(messages))),
+                    _saga_states(ctx, decl, files),
                 )
             )
     wolverine: WolverineConfig | None = None

@@ -182,6 +182,7 @@ class Saga:
     state_member: str | None
     members: tuple[Member, ...] = ()
     handled_messages: tuple[str, ...] = ()
+    states: tuple[str, ...] = ()  # members of the state member's enum, when it is one
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,386 @@
+"""The metric catalog: every Prometheus metric name critterops generates queries for, in one place.
+
+Alerts, dashboards and the planner's analysis gates query these names; ``critterops exporter``
+implements exactly the ``critterops_*`` ones. Four other sources appear:
+
+- ``wolverine``: Wolverine's meter (``Wolverine:<ServiceName>``, captured with
+  ``AddMeter("Wolverine*")``) exported over OTLP to the OpenTelemetry Collector, whose Prometheus
+  exporter turns ``wolverine-execution-failure`` into ``wolverine_execution_failure_total``, tags
+  such as ``exception.type`` into labels such as ``exception_type``, and ``service.name`` into the
+  ``job`` label (scraped with ``honor_labels: true``). Verify the names against a live scrape:
+  exporters differ in unit and ``_total`` suffixes (the policy's ``metrics:`` section overrides them).
+- ``aspnetcore``: ASP.NET Core's ``http.server.request.duration`` histogram (seconds), same path.
+- ``rabbitmq``: the broker's ``rabbitmq_prometheus`` plugin, ``/metrics/detailed`` on port 15692.
+- ``prometheus``: series Prometheus itself writes for every scrape target (``up``).
+
+Labels listed for the ``critterops_*`` metrics are the exporter's own; Prometheus adds ``job`` and
+``instance`` of the exporter target. ``service`` is always the critterops service name (``orders-api``),
+``schema`` the PostgreSQL schema the tables live in.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Final, Literal
+
+MetricType = Literal["counter", "gauge", "histogram"]
+Source = Literal["critterops-exporter", "wolverine", "aspnetcore", "rabbitmq", "prometheus"]
+
+PREFIXES: Final[dict[str, tuple[str, ...]]] = {
+    "critterops-exporter": ("critterops_",),
+    "wolverine": ("wolverine_",),
+    "aspnetcore": ("http_server_",),
+    "rabbitmq": ("rabbitmq_",),
+    "prometheus": ("up",),
+}
+"""The name prefix each source's metrics must carry."""
+
+
+@dataclass(frozen=True, slots=True)
+class MetricSpec:
+    """One metric as Prometheus stores it. Counters are named with their ``_total`` suffix;
+    histograms by their base name (Prometheus stores ``_bucket``, ``_count`` and ``_sum``)."""
+
+    name: str
+    type: MetricType
+    help: str
+    labels: tuple[str, ...]
+    source: Source
+
+    def series(self) -> tuple[str, ...]:
+        """The series names a query may use."""
+        if self.type == "histogram":
+            return (f"{self.name}_bucket", f"{self.name}_count", f"{self.name}_sum")
+        return (self.name,)
+
+
+# --- critterops exporter: Marten event store (per events schema) ------------------------------------------------
+
+PROJECTION_LAG: Final = "critterops_projection_lag_events"
+PROJECTION_LAST_SEQUENCE: Final = "critterops_projection_last_sequence"
+PROJECTION_HIGH_WATER_MARK: Final = "critterops_projection_high_water_mark"
+EVENT_SEQUENCE_HEAD: Final = "critterops_event_sequence_head"
+PROJECTION_STALLED: Final = "critterops_projection_stalled_seconds"
+PROJECTION_DEAD_LETTER_EVENTS: Final = "critterops_projection_dead_letter_events"
+
+# --- critterops exporter: Wolverine durable storage (per message schema) ------------------------------------------
+
+DEAD_LETTERS: Final = "critterops_dead_letters"
+INBOX_PENDING: Final = "critterops_inbox_pending"
+OUTBOX_PENDING: Final = "critterops_outbox_pending"
+ENVELOPES_ORPHANED: Final = "critterops_envelopes_orphaned"
+NODE_HEARTBEAT_AGE: Final = "critterops_node_heartbeat_age_seconds"
+NODE_INFO: Final = "critterops_node_info"
+
+# --- critterops exporter: sagas stored as Marten documents -----------------------------------------------------------
+
+SAGA_INSTANCES: Final = "critterops_saga_instances"
+SAGA_OLDEST_IN_STATE: Final = "critterops_saga_oldest_in_state_seconds"
+
+# --- critterops exporter: RabbitMQ management API, and the exporter itself ---------------------------------------
+
+QUEUE_MESSAGES: Final = "critterops_queue_messages"
+QUEUE_CONSUMERS: Final = "critterops_queue_consumers"
+RABBITMQ_UP: Final = "critterops_rabbitmq_up"
+SCRAPE_ERRORS: Final = "critterops_scrape_errors_total"
+SCRAPE_DURATION: Final = "critterops_scrape_duration_seconds"
+
+# --- applications and the broker ----------------------------------------------------------------------------------
+
+WOLVERINE_SUCCEEDED: Final = "wolverine_messages_succeeded_total"
+WOLVERINE_RECEIVED: Final = "wolverine_messages_received_total"
+WOLVERINE_SENT: Final = "wolverine_messages_sent_total"
+WOLVERINE_FAILURES: Final = "wolverine_execution_failure_total"
+WOLVERINE_DEAD_LETTERED: Final = "wolverine_dead_letter_queue_total"
+WOLVERINE_EXECUTION_TIME: Final = "wolverine_execution_time_milliseconds"
+WOLVERINE_EFFECTIVE_TIME: Final = "wolverine_effective_time_milliseconds"
+HTTP_SERVER_DURATION: Final = "http_server_request_duration_seconds"
+RABBITMQ_QUEUE_READY: Final = "rabbitmq_detailed_queue_messages_ready"
+RABBITMQ_QUEUE_UNACKED: Final = "rabbitmq_detailed_queue_messages_unacked"
+UP: Final = "up"
+
+_PROJECTION = ("service", "schema", "projection")
+_STORE = ("service", "schema")
+_WOLVERINE = ("job", "message_type")
+
+CATALOG: Final[tuple[MetricSpec, ...]] = (
+    MetricSpec(
+        PROJECTION_LAG,
+        "gauge",
+        "Events an async projection shard is behind: last_seq_id of the HighWaterMark row of "
+        "{schema}.mt_event_progression minus the shard row's last_seq_id (events). projection is the row "
+        "name, e.g. StockLevelView:All or Name:V2:All.",
+        _PROJECTION,
+        "critterops-exporter",
+    ),
+    MetricSpec(
+        PROJECTION_LAST_SEQUENCE,
+        "gauge",
+        "last_seq_id of the shard's row in {schema}.mt_event_progression (event sequence number).",
+        _PROJECTION,
+        "critterops-exporter",
+    ),
+    MetricSpec(
+        PROJECTION_HIGH_WATER_MARK,
+        "gauge",
+        "last_seq_id of the HighWaterMark row in {schema}.mt_event_progression (event sequence number); "
+        "only a running async daemon advances it.",
+        _STORE,
+        "critterops-exporter",
+    ),
+    MetricSpec(
+        EVENT_SEQUENCE_HEAD,
+        "gauge",
+        "last_value of {schema}.mt_events_sequence: the newest event sequence number handed out "
+        "(may run ahead of the high-water mark across gaps).",
+        _STORE,
+        "critterops-exporter",
+    ),
+    MetricSpec(
+        PROJECTION_STALLED,
+        "gauge",
+        "Seconds since the shard's last_seq_id last changed while it was behind the high-water mark; 0 when "
+        "caught up. Kept by the exporter across scrapes (Marten 8 leaves last_updated frozen).",
+        _PROJECTION,
+        "critterops-exporter",
+    ),
+    MetricSpec(
+        PROJECTION_DEAD_LETTER_EVENTS,
+        "gauge",
+        "Rows in {schema}.mt_doc_deadletterevent per shard: events the async daemon skipped because the "
+        "projection threw (events). projection is the ShardName field.",
+        _PROJECTION,
+        "critterops-exporter",
+    ),
+    MetricSpec(
+        DEAD_LETTERS,
+        "gauge",
+        "Rows in {schema}.wolverine_dead_letters (messages), by message type and exception type. Messages "
+        'dead-lettered natively to RabbitMQ are in critterops_queue_messages{queue="wolverine-dead-letter-queue"}.',
+        ("service", "schema", "message_type", "exception_type"),
+        "critterops-exporter",
+    ),
+    MetricSpec(
+        INBOX_PENDING,
+        "gauge",
+        "Rows in {schema}.wolverine_incoming_envelopes not yet handled (messages), by status: Incoming "
+        "(waiting for a handler) or Scheduled (timeouts and delayed messages, waiting by design).",
+        ("service", "schema", "status"),
+        "critterops-exporter",
+    ),
+    MetricSpec(
+        OUTBOX_PENDING,
+        "gauge",
+        "Rows in {schema}.wolverine_outgoing_envelopes (messages) by destination URI, e.g. "
+        "rabbitmq://queue/fulfillment-requests. No per-row age exists: alert on deriv() instead.",
+        ("service", "schema", "destination"),
+        "critterops-exporter",
+    ),
+    MetricSpec(
+        ENVELOPES_ORPHANED,
+        "gauge",
+        "Envelopes owned by a node_number that is no longer in {schema}.wolverine_nodes (messages); "
+        "table is incoming or outgoing. Nobody recovers them until ownership is reset to 0.",
+        ("service", "schema", "table"),
+        "critterops-exporter",
+    ),
+    MetricSpec(
+        NODE_HEARTBEAT_AGE,
+        "gauge",
+        "Seconds since the node's health_check column in {schema}.wolverine_nodes was updated "
+        "(Wolverine polls every 10 s; nodes are stale after 1 min). node is the node_number.",
+        ("service", "schema", "node"),
+        "critterops-exporter",
+    ),
+    MetricSpec(
+        NODE_INFO,
+        "gauge",
+        "1 per row in {schema}.wolverine_nodes; version is the application assembly version (identifies "
+        "the colour during blue/green), leader is true for the node holding wolverine://leader.",
+        ("service", "schema", "node", "version", "leader"),
+        "critterops-exporter",
+    ),
+    MetricSpec(
+        SAGA_INSTANCES,
+        "gauge",
+        "Live saga documents (completed sagas are deleted) by the value of the saga's state member, e.g. "
+        "count(*) from orders.mt_doc_order group by data->>'Status'. saga is the saga type's name.",
+        ("service", "saga", "state"),
+        "critterops-exporter",
+    ),
+    MetricSpec(
+        SAGA_OLDEST_IN_STATE,
+        "gauge",
+        "Seconds the oldest live saga in this state has been in it: the exporter remembers (id, state, first "
+        "seen); until it has seen a change it uses now() - mt_last_modified.",
+        ("service", "saga", "state"),
+        "critterops-exporter",
+    ),
+    MetricSpec(
+        QUEUE_MESSAGES,
+        "gauge",
+        "Messages in the RabbitMQ queue, ready plus unacknowledged (management API /api/queues field messages).",
+        ("vhost", "queue"),
+        "critterops-exporter",
+    ),
+    MetricSpec(
+        QUEUE_CONSUMERS,
+        "gauge",
+        "Consumers attached to the RabbitMQ queue (management API field consumers; when the management "
+        "stats collector is disabled the exporter reads rabbitmq_prometheus /metrics/detailed instead).",
+        ("vhost", "queue"),
+        "critterops-exporter",
+    ),
+    MetricSpec(
+        RABBITMQ_UP,
+        "gauge",
+        "1 when the exporter's last call to the RabbitMQ management API succeeded, else 0.",
+        (),
+        "critterops-exporter",
+    ),
+    MetricSpec(
+        SCRAPE_ERRORS,
+        "counter",
+        "Failed reads by the exporter (connection, authentication or query errors). target is rabbitmq "
+        "or postgres:<service>.",
+        ("target",),
+        "critterops-exporter",
+    ),
+    MetricSpec(
+        SCRAPE_DURATION,
+        "gauge",
+        "Seconds the exporter's last read of the target took.",
+        ("target",),
+        "critterops-exporter",
+    ),
+    MetricSpec(
+        WOLVERINE_SUCCEEDED,
+        "counter",
+        "Messages a Wolverine handler finished successfully (wolverine-messages-succeeded).",
+        _WOLVERINE,
+        "wolverine",
+    ),
+    MetricSpec(
+        WOLVERINE_RECEIVED,
+        "counter",
+        "Messages received by a Wolverine listener (wolverine-messages-received).",
+        (*_WOLVERINE, "message_destination"),
+        "wolverine",
+    ),
+    MetricSpec(
+        WOLVERINE_SENT,
+        "counter",
+        "Messages sent by Wolverine (wolverine-messages-sent).",
+        (*_WOLVERINE, "message_destination"),
+        "wolverine",
+    ),
+    MetricSpec(
+        WOLVERINE_FAILURES,
+        "counter",
+        "Failed handler attempts, retries included (wolverine-execution-failure).",
+        (*_WOLVERINE, "exception_type"),
+        "wolverine",
+    ),
+    MetricSpec(
+        WOLVERINE_DEAD_LETTERED,
+        "counter",
+        "Messages moved to a dead-letter queue, database or broker (wolverine-dead-letter-queue).",
+        _WOLVERINE,
+        "wolverine",
+    ),
+    MetricSpec(
+        WOLVERINE_EXECUTION_TIME,
+        "histogram",
+        "Handler execution time in milliseconds (wolverine-execution-time).",
+        _WOLVERINE,
+        "wolverine",
+    ),
+    MetricSpec(
+        WOLVERINE_EFFECTIVE_TIME,
+        "histogram",
+        "Milliseconds from a message being sent to its handler finishing (wolverine-effective-time).",
+        _WOLVERINE,
+        "wolverine",
+    ),
+    MetricSpec(
+        HTTP_SERVER_DURATION,
+        "histogram",
+        "ASP.NET Core request duration in seconds (http.server.request.duration).",
+        ("job", "http_request_method", "http_route", "http_response_status_code"),
+        "aspnetcore",
+    ),
+    MetricSpec(
+        RABBITMQ_QUEUE_READY,
+        "gauge",
+        "Messages ready for delivery (rabbitmq_prometheus /metrics/detailed, family queue_coarse_metrics).",
+        ("vhost", "queue"),
+        "rabbitmq",
+    ),
+    MetricSpec(
+        RABBITMQ_QUEUE_UNACKED,
+        "gauge",
+        "Messages delivered and not yet acknowledged (rabbitmq_prometheus /metrics/detailed).",
+        ("vhost", "queue"),
+        "rabbitmq",
+    ),
+    MetricSpec(
+        UP,
+        "gauge",
+        "1 when Prometheus' last scrape of the target succeeded, else 0.",
+        ("job", "instance"),
+        "prometheus",
+    ),
+)
+
+EXPORTER_METRICS: Final[tuple[MetricSpec, ...]] = tuple(m for m in CATALOG if m.source == "critterops-exporter")
+"""What ``critterops exporter`` exposes."""
+
+SERIES: Final[frozenset[str]] = frozenset(name for spec in CATALOG for name in spec.series())
+"""Every series name a generated query may use."""
+
+
+def spec(name: str) -> MetricSpec:
+    """The catalog entry for a metric or one of a histogram's series; KeyError if not catalogued."""
+    for entry in CATALOG:
+        if name in entry.series() or name == entry.name:
+            return entry
+    raise KeyError(f"{name!r} is not in the critterops metric catalog (critterops.metrics.CATALOG)")
+
+
+# --- PromQL: which metric names does an expression use? ----------------------------------------------------------
+
+_STRING = re.compile(r'"(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\'|`[^`]*`')
+_BRACES = re.compile(r"\{[^{}]*\}")
+_BRACKETS = re.compile(r"\[[^\[\]]*\]")
+_GROUPING = re.compile(r"\b(?:by|without|on|ignoring|group_left|group_right)\s*\([^()]*\)")
+_IDENT = re.compile(r"[A-Za-z_:][A-Za-z0-9_:]*")
+_KEYWORDS = frozenset(
+    {"and", "or", "unless", "bool", "offset", "by", "without", "on", "ignoring", "group_left", "group_right"}
+    | {"inf", "nan", "start", "end"}
+)
+
+
+def metric_names(expr: str) -> set[str]:
+    """The metric names a PromQL expression selects (functions, keywords, label names and durations
+    are not metric names). Good enough for generated expressions; not a full PromQL parser."""
+    text = _STRING.sub('""', expr)
+    text = _BRACES.sub("", text)
+    text = _BRACKETS.sub("", text)
+    text = _GROUPING.sub("", text)
+    names: set[str] = set()
+    for match in _IDENT.finditer(text):
+        word = match.group(0)
+        rest = text[match.end() :].lstrip()
+        before = text[: match.start()]
+        if rest.startswith("(") or word.lower() in _KEYWORDS:
+            continue
+        if before and (before[-1].isdigit() or before[-1] == "."):  # 1e-9, 5m inside numbers
+            continue
+        names.add(word)
+    return names
+
+
+def uncatalogued(expr: str) -> set[str]:
+    """Metric names in ``expr`` that the catalog does not know."""
+    return metric_names(expr) - SERIES
