@@ -179,3 +179,23 @@ def test_a_service_without_a_port_or_dockerfile_still_gets_a_workload() -> None:
     assert "ports" not in container and "readinessProbe" not in container
     assert "checkov.io/skip2" in rollout["metadata"]["annotations"]
     assert not any(d and d["kind"] == "Service" for d in docs)
+
+
+@pytest.mark.skipif(not validate.shutil.which("promtool"), reason="promtool not installed")
+def test_analysis_queries_are_valid_promql(tmp_path: Path) -> None:
+    import subprocess
+
+    files = kubernetes_files(context(example_path()))
+    rules = []
+    for text in files.values():
+        for doc in yaml.safe_load_all(text):
+            if doc and doc.get("kind") == "AnalysisTemplate":
+                for metric in doc["spec"]["metrics"]:
+                    query = metric["provider"]["prometheus"]["query"].replace("{{args.hash}}", "abc123")
+                    rules.append(
+                        {"record": f"check:{doc['metadata']['name']}:{metric['name']}".replace("-", "_"), "expr": query}
+                    )
+    assert len(rules) >= 15
+    (tmp_path / "rules.yaml").write_text(yaml.safe_dump({"groups": [{"name": "analysis", "rules": rules}]}))
+    run = subprocess.run(["promtool", "check", "rules", str(tmp_path / "rules.yaml")], capture_output=True, text=True)
+    assert run.returncode == 0, run.stdout + run.stderr

@@ -371,7 +371,8 @@ def analysis_template(ctx: KitContext, service: Service, deploy: Deploy, env: En
     m = ctx.policy.metrics
     t = deploy.thresholds
     a = env.analysis
-    version = f'job="{service.name}",service_version="{{{{args.hash}}}}"'
+    # the overlay's environment too: staging and production can share a pod-template hash
+    version = f'\n    job="{service.name}",\n    environment="{env.name}",\n    service_version="{{{{args.hash}}}}"\n  '
 
     def metric(name: str, query: str, limit: float) -> dict[str, Any]:
         return {
@@ -391,7 +392,7 @@ def analysis_template(ctx: KitContext, service: Service, deploy: Deploy, env: En
         metrics.append(
             metric(
                 "http-error-rate",
-                f'sum(rate({m.http_requests}{{\n  {version},\n  http_response_status_code=~"5.."\n}}[2m]))\n'
+                f'sum(rate({m.http_requests}{{{version.rstrip()},\n    http_response_status_code=~"5.."\n  }}[2m]))\n'
                 f"/\nsum(rate({m.http_requests}{{{version}}}[2m]))",
                 t.http_error_rate,
             )
@@ -763,22 +764,30 @@ def _jobs(ctx: KitContext, env: Environment) -> list[dict[str, Any]]:
                 container.pop(key, None)
             container["name"] = "job"
             container["args"] = args
-            container["env"] = [e for e in container["env"] if e["name"] != "POD_TEMPLATE_HASH"]
             container["env"] = [{"name": "OTEL_RESOURCE_ATTRIBUTES", "value": "service.version=job"}]
             pod["spec"]["restartPolicy"] = "Never"
             del pod["spec"]["topologySpreadConstraints"]
+            # its own name label, so the service's Services never route traffic to a job pod
+            job_labels = {**labels(ctx, f"{service.name}-job", "job"), "app.kubernetes.io/instance": service.name}
+            pod["metadata"]["labels"] = job_labels
             jobs.append(
                 {
                     "apiVersion": "batch/v1",
                     "kind": "Job",
                     "metadata": {
                         "name": f"{service.name}-job-{i + 1}",
-                        "labels": labels(ctx, service.name, "job"),
+                        "labels": job_labels,
                         "annotations": {"critterops.dev/purpose": job},
                     },
                     "spec": {"backoffLimit": 2, "ttlSecondsAfterFinished": 86400, "template": pod},
                 }
             )
+            if not any(d["kind"] == "NetworkPolicy" and d["metadata"]["name"] == f"{service.name}-job" for d in jobs):
+                policy = network_policy(ctx, service)
+                policy["metadata"] = {"name": f"{service.name}-job", "labels": job_labels}
+                policy["spec"]["podSelector"] = {"matchLabels": selector(f"{service.name}-job")}
+                policy["spec"]["ingress"] = []
+                jobs.append(policy)
     return jobs
 
 
