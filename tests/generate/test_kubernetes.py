@@ -199,3 +199,22 @@ def test_analysis_queries_are_valid_promql(tmp_path: Path) -> None:
     (tmp_path / "rules.yaml").write_text(yaml.safe_dump({"groups": [{"name": "analysis", "rules": rules}]}))
     run = subprocess.run(["promtool", "check", "rules", str(tmp_path / "rules.yaml")], capture_output=True, text=True)
     assert run.returncode == 0, run.stdout + run.stderr
+
+
+GOLDEN = Path(__file__).parent / "golden" / "kubernetes"
+
+
+def test_golden_files() -> None:
+    """The example's Kubernetes kit, byte for byte. CRITTEROPS_UPDATE_GOLDEN=1 rewrites it."""
+    import shutil
+
+    expected = {p.removeprefix("kubernetes/"): t for p, t in kubernetes_files(context(example_path())).items()}
+    if os.environ.get("CRITTEROPS_UPDATE_GOLDEN") == "1":
+        shutil.rmtree(GOLDEN, ignore_errors=True)
+        for rel, text in expected.items():
+            (GOLDEN / rel).parent.mkdir(parents=True, exist_ok=True)
+            (GOLDEN / rel).write_text(text, encoding="utf-8")
+    actual = {str(p.relative_to(GOLDEN)): p.read_text(encoding="utf-8") for p in sorted(GOLDEN.rglob("*.yaml"))}
+    assert actual.keys() == expected.keys(), "run with CRITTEROPS_UPDATE_GOLDEN=1 after an intended change"
+    for rel, text in expected.items():
+        assert actual[rel] == text, f"{rel} differs from the golden file (CRITTEROPS_UPDATE_GOLDEN=1 to accept)"
