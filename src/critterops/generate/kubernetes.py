@@ -128,7 +128,7 @@ def _serves_http(service: Service) -> bool:
 def _secret_keys(service: Service) -> list[str]:
     keys = [f"ConnectionStrings__{name}" for name in service.connection_strings]
     if "rabbitmq" in service.uses:
-        keys += ["RabbitMQ__username", "RabbitMQ__password"]
+        keys += ["RabbitMQ__hostname", "RabbitMQ__username", "RabbitMQ__password"]
     return sorted(dict.fromkeys(keys))
 
 
@@ -294,8 +294,9 @@ def _config(ctx: KitContext, service: Service, env: str) -> dict[str, Any]:
     }
     if _serves_http(service):
         data["ASPNETCORE_HTTP_PORTS"] = str(PORT)
-    if "rabbitmq" in service.uses:
-        data["RabbitMQ__hostname"] = "rabbitmq" if env == "dev" else "rabbitmq.managed.invalid"
+    if "rabbitmq" in service.uses and env == "dev":
+        # staging/production reach a managed broker: its host name comes with the credentials (Secret)
+        data["RabbitMQ__hostname"] = "rabbitmq"
     return {
         "apiVersion": "v1",
         "kind": "ConfigMap",
@@ -659,7 +660,10 @@ def _overlay_patches(ctx: KitContext, env: Environment) -> list[dict[str, Any]]:
         base_config = _config(ctx, service, production.name)
         changed = {k: v for k, v in config["data"].items() if base_config["data"].get(k) != v}
         if changed:
-            ops = [{"op": "replace", "path": f"/data/{k}", "value": v} for k, v in changed.items()]
+            ops = [
+                {"op": "replace" if k in base_config["data"] else "add", "path": f"/data/{k}", "value": v}
+                for k, v in changed.items()
+            ]
             patches.append(
                 {
                     "target": {"version": "v1", "kind": "ConfigMap", "name": f"{service.name}-config"},
