@@ -14,9 +14,17 @@ from critterops.errors import EXIT_UNEXPECTED, CritteropsError
 
 def _commands() -> dict[str, ModuleType]:
     """The commands, in the order ``--help`` lists them."""
-    from critterops.commands import affected, generate, plan, risk, scan
+    from critterops.commands import affected, demo, deploy, generate, plan, risk, scan
 
-    return {"scan": scan, "risk": risk, "plan": plan, "affected": affected, "generate": generate}
+    return {
+        "demo": demo,
+        "scan": scan,
+        "risk": risk,
+        "plan": plan,
+        "affected": affected,
+        "generate": generate,
+        "deploy": deploy,
+    }
 
 
 def build_parser(commands: dict[str, ModuleType]) -> argparse.ArgumentParser:

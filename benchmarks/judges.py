@@ -1,0 +1,331 @@
+"""How fast and how often the canary judges decide, on simulated canary runs.
+
+    python benchmarks/judges.py [--runs 1000] [--seed 0] [--json results.json]
+
+Traffic: 50 requests/s in total, a look every 10 s, runs of up to 20 minutes (120 looks). Each
+request goes to the canary with the scenario's weight (10 % unless stated), fails with its
+version's error rate (stable 0.5 % unless stated) and takes a lognormal time (mean 100 ms,
+log-sd 0.5); each look's mean latency and p99 are computed from its simulated requests. Every run
+is simulated once and the same looks are replayed to every judge.
+
+Each judge reads the run's 120 looks once: a judge's verdict at a look depends only on the looks
+up to it and the first deciding look is final (the judges' contract), so this equals calling it
+after every look and stopping at the first decision (``tests/rollout/test_judges.py`` checks that).
+Time to decision is that look's time; a run still ``continue`` after 20 minutes counts as 1200 s.
+
+The oracle is Wald's SPRT told the truth: stable's and the canary's real error rates (for A/A
+runs: stable's rate against stable's + 1 pp), boundaries ``log((1-b)/a)`` and ``log(b/(1-a))`` with
+``a = b = 0.01``, on the canary's requests only (it knows stable's rate, so stable's requests carry
+no information). For the latency scenario it is the Gaussian SPRT on per-look canary mean latency
+with the true means and variance. It is the practical speed limit of any test at this error level.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from critterops.rollout.judges import KINDS, Counts, Look, Verdict, make_judge
+
+RATE_PER_S = 50.0
+INTERVAL_S = 10.0
+LOOKS = 120
+HORIZON_S = LOOKS * INTERVAL_S
+LATENCY_MEAN_MS = 100.0
+LATENCY_LOG_SD = 0.5
+ORACLE_ALPHA = ORACLE_BETA = 0.01
+AA_ALTERNATIVE = 0.01  # the A/A oracle tests stable's rate against stable's + 1 pp
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    weight: float = 0.10
+    stable_rate: float = 0.005
+    canary_rate: float = 0.005
+    latency_factor: float = 1.0
+
+    @property
+    def degraded(self) -> bool:
+        return self.canary_rate > self.stable_rate or self.latency_factor > 1.0
+
+
+SCENARIOS = (
+    Scenario("A/A"),
+    Scenario("+0.5 pp", canary_rate=0.010),
+    Scenario("+2 pp", canary_rate=0.025),
+    Scenario("+10 pp", canary_rate=0.105),
+    Scenario("latency +20%", latency_factor=1.2),
+    Scenario("sparse 0.05→0.5%", stable_rate=0.0005, canary_rate=0.005),
+    Scenario("A/A @1%", weight=0.01),
+    Scenario("+2 pp @1%", weight=0.01, canary_rate=0.025),
+    Scenario("A/A @50%", weight=0.50),
+    Scenario("+2 pp @50%", weight=0.50, canary_rate=0.025),
+)
+
+
+@dataclass(frozen=True)
+class Traffic:
+    """One scenario's simulated runs, shape (runs, looks) per array; NaN latency where no requests."""
+
+    canary_requests: npt.NDArray[np.int64]
+    canary_errors: npt.NDArray[np.int64]
+    stable_requests: npt.NDArray[np.int64]
+    stable_errors: npt.NDArray[np.int64]
+    canary_mean: npt.NDArray[np.float64]
+    canary_p99: npt.NDArray[np.float64]
+    stable_mean: npt.NDArray[np.float64]
+    stable_p99: npt.NDArray[np.float64]
+
+
+def latency_stats(
+    rng: np.random.Generator, requests: npt.NDArray[np.int64], mean_ms: float
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """Mean and p99 (numpy's linear interpolation) of each cell's lognormal request times."""
+    mean = np.full(requests.shape, np.nan)
+    p99 = np.full(requests.shape, np.nan)
+    flat_n = requests.reshape(-1)
+    width = int(flat_n.max()) if flat_n.size else 0
+    if width == 0:
+        return mean, p99
+    mu = math.log(mean_ms) - LATENCY_LOG_SD**2 / 2
+    out_mean, out_p99 = mean.reshape(-1), p99.reshape(-1)
+    rows_per_chunk = max(1, 2_000_000 // width)
+    top = min(width, math.ceil(0.01 * width) + 3)  # the p99 needs only the largest few values
+    for start in range(0, flat_n.size, rows_per_chunk):
+        n = flat_n[start : start + rows_per_chunk]
+        values = np.exp(mu + LATENCY_LOG_SD * rng.standard_normal((n.size, width)))
+        valid = np.arange(width)[None, :] < n[:, None]
+        has = n > 0
+        out_mean[start : start + n.size] = np.where(has, np.where(valid, values, 0.0).sum(1) / np.maximum(n, 1), np.nan)
+        padded = np.where(valid, values, -np.inf)  # missing requests sort first
+        padded.partition(np.arange(width - top, width), axis=1)
+        h = 0.99 * (n - 1)
+        lo = np.floor(h).astype(np.int64)
+        hi = np.minimum(lo + 1, n - 1)
+        offset = width - n  # the valid values occupy the last n sorted positions
+        # order statistics below the top block are never needed: n - 1 - lo <= top - 1
+        low_v = np.take_along_axis(padded, np.clip(offset + lo, 0, width - 1)[:, None], 1)[:, 0]
+        high_v = np.take_along_axis(padded, np.clip(offset + hi, 0, width - 1)[:, None], 1)[:, 0]
+        with np.errstate(invalid="ignore"):  # cells without requests: -inf - -inf, replaced by NaN
+            out_p99[start : start + n.size] = np.where(has, low_v + (h - lo) * (high_v - low_v), np.nan)
+    return mean, p99
+
+
+def simulate(scenario: Scenario, runs: int, rng: np.random.Generator) -> Traffic:
+    shape = (runs, LOOKS)
+    total = rng.poisson(RATE_PER_S * INTERVAL_S, shape)
+    canary = rng.binomial(total, scenario.weight)
+    stable = total - canary
+    canary_errors = rng.binomial(canary, scenario.canary_rate)
+    stable_errors = rng.binomial(stable, scenario.stable_rate)
+    canary_mean, canary_p99 = latency_stats(rng, canary, LATENCY_MEAN_MS * scenario.latency_factor)
+    stable_mean, stable_p99 = latency_stats(rng, stable, LATENCY_MEAN_MS)
+    return Traffic(canary, canary_errors, stable, stable_errors, canary_mean, canary_p99, stable_mean, stable_p99)
+
+
+def looks_of(traffic: Traffic, run: int) -> list[Look]:
+    def value(a: npt.NDArray[np.float64], k: int) -> float | None:
+        v = float(a[run, k])
+        return None if math.isnan(v) else v
+
+    return [
+        Look(
+            t=(k + 1) * INTERVAL_S,
+            stable=Counts(
+                int(traffic.stable_requests[run, k]),
+                int(traffic.stable_errors[run, k]),
+                value(traffic.stable_mean, k),
+                value(traffic.stable_p99, k),
+            ),
+            canary=Counts(
+                int(traffic.canary_requests[run, k]),
+                int(traffic.canary_errors[run, k]),
+                value(traffic.canary_mean, k),
+                value(traffic.canary_p99, k),
+            ),
+        )
+        for k in range(LOOKS)
+    ]
+
+
+def oracle(scenario: Scenario, traffic: Traffic) -> tuple[npt.NDArray[np.str_], npt.NDArray[np.float64]]:
+    """Wald's SPRT with the true parameters, vectorised over runs: verdicts and decision times."""
+    upper = math.log((1 - ORACLE_BETA) / ORACLE_ALPHA)
+    lower = math.log(ORACLE_BETA / (1 - ORACLE_ALPHA))
+    n = traffic.canary_requests.astype(np.float64)
+    if scenario.latency_factor != 1.0:
+        # per-look canary mean latency: Gaussian with the true mean and variance CV^2 mean^2 / n
+        mu0, mu1 = LATENCY_MEAN_MS, LATENCY_MEAN_MS * scenario.latency_factor
+        cv2 = math.exp(LATENCY_LOG_SD**2) - 1
+        observed = np.nan_to_num(traffic.canary_mean, nan=mu0)
+        var0, var1 = cv2 * mu0**2 / np.maximum(n, 1), cv2 * mu1**2 / np.maximum(n, 1)
+        step = -0.5 * np.log(var1 / var0) - (observed - mu1) ** 2 / (2 * var1) + (observed - mu0) ** 2 / (2 * var0)
+        step = np.where(n > 0, step, 0.0)
+    else:
+        p0 = scenario.stable_rate
+        p1 = scenario.canary_rate if scenario.canary_rate != p0 else p0 + AA_ALTERNATIVE
+        x = traffic.canary_errors.astype(np.float64)
+        step = x * math.log(p1 / p0) + (n - x) * math.log((1 - p1) / (1 - p0))
+    llr = np.cumsum(step, axis=1)
+    crossed = (llr >= upper) | (llr <= lower)
+    first = np.where(crossed.any(1), crossed.argmax(1), -1)
+    verdicts = np.full(first.size, Verdict.CONTINUE.value, dtype=object)
+    times = np.full(first.size, HORIZON_S)
+    decided = first >= 0
+    at = llr[np.arange(first.size), np.maximum(first, 0)]
+    verdicts[decided] = np.where(at[decided] >= upper, Verdict.FAIL.value, Verdict.PASS.value)
+    times[decided] = (first[decided] + 1) * INTERVAL_S
+    return verdicts.astype(str), times
+
+
+@dataclass(frozen=True)
+class Summary:
+    fail: float
+    passed: float
+    inconclusive: float
+    undecided: float  # still "continue" after 20 minutes
+    median_s: float
+    p90_s: float
+    median_fail_s: float  # among runs that failed
+
+    @staticmethod
+    def of(verdicts: list[str] | npt.NDArray[np.str_], times: list[float] | npt.NDArray[np.float64]) -> Summary:
+        v = np.asarray(verdicts)
+        t = np.asarray(times, dtype=np.float64)
+        fails = t[v == Verdict.FAIL.value]
+        return Summary(
+            fail=float(np.mean(v == Verdict.FAIL.value)),
+            passed=float(np.mean(v == Verdict.PASS.value)),
+            inconclusive=float(np.mean(v == Verdict.INCONCLUSIVE.value)),
+            undecided=float(np.mean(v == Verdict.CONTINUE.value)),
+            median_s=float(np.median(t)),
+            p90_s=float(np.percentile(t, 90)),
+            median_fail_s=float(np.median(fails)) if fails.size else math.nan,
+        )
+
+
+def run_scenario(scenario: Scenario, runs: int, rng: np.random.Generator) -> dict[str, Summary]:
+    traffic = simulate(scenario, runs, rng)
+    judges = {kind: make_judge(kind) for kind in KINDS}
+    verdicts: dict[str, list[str]] = {kind: [] for kind in KINDS}
+    times: dict[str, list[float]] = {kind: [] for kind in KINDS}
+    for run in range(runs):
+        looks = looks_of(traffic, run)
+        for kind, judge in judges.items():
+            decision = judge.decide(looks)
+            verdicts[kind].append(decision.verdict.value)
+            final = decision.verdict is not Verdict.CONTINUE
+            times[kind].append(decision.details["t"] if final else HORIZON_S)
+    result = {kind: Summary.of(verdicts[kind], times[kind]) for kind in KINDS}
+    result["oracle"] = Summary.of(*oracle(scenario, traffic))
+    return result
+
+
+def mc_error(rate: float, runs: int) -> float:
+    """Half-width of a 95 % interval for a simulated rate."""
+    return 1.96 * math.sqrt(max(rate * (1 - rate), 1.0 / runs) / runs)
+
+
+def targets(results: dict[str, dict[str, Summary]], runs: int) -> list[tuple[str, bool, str]]:
+    seq = {name: r["sequential"] for name, r in results.items()}
+    out = []
+    for s in SCENARIOS:
+        if not s.degraded:
+            rate = seq[s.name].fail
+            out.append(
+                (
+                    f"sequential false rollbacks ≤ 1 % on {s.name}",
+                    rate <= 0.01,
+                    f"{rate:.1%} (±{mc_error(rate, runs):.1%})",
+                )
+            )
+    two = results["+2 pp"]
+    speedup = two["mann-whitney"].median_s / two["sequential"].median_s
+    out.append(
+        (
+            "+2 pp: sequential median ≥ 1.5× faster than Mann-Whitney",
+            speedup >= 1.5,
+            f"{two['sequential'].median_s:.0f} s vs {two['mann-whitney'].median_s:.0f} s ({speedup:.2f}×; "
+            f"Mann-Whitney detects {two['mann-whitney'].fail:.0%})",
+        )
+    )
+    slowdown = two["sequential"].median_s / two["oracle"].median_s
+    out.append(
+        (
+            "+2 pp: sequential median within 1.3× of the oracle",
+            slowdown <= 1.3,
+            f"{two['sequential'].median_s:.0f} s vs {two['oracle'].median_s:.0f} s ({slowdown:.2f}×)",
+        )
+    )
+    sparse = seq["sparse 0.05→0.5%"].fail
+    out.append(("sparse: sequential detects ≥ 95 % within 20 min", sparse >= 0.95, f"{sparse:.1%}"))
+    half = seq["+0.5 pp"].fail
+    out.append(("+0.5 pp: sequential detects ≥ 75 % within 20 min", half >= 0.75, f"{half:.1%}"))
+    return out
+
+
+def print_table(results: dict[str, dict[str, Summary]], runs: int, seed: int, elapsed: float) -> None:
+    print(
+        f"{runs} runs per scenario, seed {seed}: {RATE_PER_S:g} req/s, a look every {INTERVAL_S:g} s, "
+        f"up to {HORIZON_S:g} s; runs still undecided at the end count as {HORIZON_S:g} s."
+    )
+    print("FAIL = false rollbacks on A/A rows, detections within 20 min elsewhere.\n")
+    header = f"{'scenario':<18} {'judge':<13} {'FAIL':>7} {'PASS':>7} {'INCONC':>7} {'undec.':>7} "
+    header += f"{'median s':>9} {'p90 s':>7} {'med. FAIL s':>11}"
+    print(header)
+    print("-" * len(header))
+    for name, by_judge in results.items():
+        for i, (judge, s) in enumerate(by_judge.items()):
+            fail_at = "" if math.isnan(s.median_fail_s) else f"{s.median_fail_s:.0f}"
+            print(
+                f"{name if i == 0 else '':<18} {judge:<13} {s.fail:>7.1%} {s.passed:>7.1%} {s.inconclusive:>7.1%} "
+                f"{s.undecided:>7.1%} {s.median_s:>9.0f} {s.p90_s:>7.0f} {fail_at:>11}"
+            )
+    print(f"\nTargets (sequential judge), {elapsed:.0f} s wall time:")
+    for label, met, value in targets(results, runs):
+        print(f"  [{'met' if met else 'MISSED'}] {label}: {value}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--runs", type=int, default=1000)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    args = parser.parse_args(argv)
+    started = time.perf_counter()
+    rng = np.random.default_rng(args.seed)
+    results = {}
+    for scenario in SCENARIOS:
+        results[scenario.name] = run_scenario(scenario, args.runs, rng)
+        print(f"  {scenario.name}: done after {time.perf_counter() - started:.0f} s", file=sys.stderr)
+    elapsed = time.perf_counter() - started
+    print_table(results, args.runs, args.seed, elapsed)
+    if args.json:
+        payload = {
+            "runs": args.runs,
+            "seed": args.seed,
+            "traffic": {"rate_per_s": RATE_PER_S, "interval_s": INTERVAL_S, "looks": LOOKS},
+            "undecided_counts_as_s": HORIZON_S,
+            "scenarios": [
+                {**asdict(s), "judges": {judge: asdict(summary) for judge, summary in results[s.name].items()}}
+                for s in SCENARIOS
+            ],
+            "targets": [
+                {"target": label, "met": met, "value": value} for label, met, value in targets(results, args.runs)
+            ],
+        }
+        args.json.write_text(json.dumps(payload, indent=2, allow_nan=True) + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

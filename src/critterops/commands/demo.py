@@ -1,0 +1,155 @@
+"""``critterops demo``: the whole story on the bundled example, in one run.
+
+Scan PawMart, read the bundled pull request's risk and plan, then run two real canaries of a
+stand-in orders-api behind a real HAProxy: a faulty version that the judge rolls back on its own,
+and a good one that it promotes. Processes, proxy and traffic are real and on loopback; the load is
+synthetic and labelled so.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from critterops.errors import EXIT_FINDINGS
+
+STABLE_VERSION = "1.4.0"
+ERROR_RATE = 0.005
+
+
+def add_parser(sub: Any) -> None:
+    parser = sub.add_parser(
+        "demo",
+        help="the whole story on the bundled example: scan, risk, plan, a canary rolled back, one promoted",
+        description=(
+            "Scan the bundled PawMart system, score its bundled pull request and plan it, then run two real "
+            "canaries of a stand-in orders-api behind HAProxy on loopback: a faulty version rolled back "
+            "automatically and a good one promoted. Needs haproxy (apt-get install haproxy)."
+        ),
+    )
+    parser.add_argument("--format", choices=("text", "json"), default="text")
+    parser.add_argument("--rps", type=float, default=80.0, help="synthetic load, requests/s (default 80)")
+    parser.add_argument("--faulty-error-rate", type=float, default=0.12, help="5xx rate of the bad version (0.12)")
+    parser.add_argument("--judge", choices=("sequential", "mann-whitney", "threshold"), default="sequential")
+
+
+def _app(version: str, error_rate: float, seed: int) -> str:
+    return (
+        f"{sys.executable} -m critterops.rollout.demo_app --version {version} --error-rate {error_rate} "
+        f"--latency-ms 35 --jitter-ms 10 --seed {seed}"
+    )
+
+
+def _say(text: str, fmt: str) -> None:
+    if fmt == "text":
+        print(text, flush=True)
+
+
+def _story(fmt: str) -> dict[str, Any]:
+    from critterops.change.assess import assess_with_systems
+    from critterops.change.model import score_range
+    from critterops.commands._common import example_path
+    from critterops.commands._example import BASE_BRANCH, HEAD_BRANCH, example_repo
+    from critterops.discover import discover
+    from critterops.plan.planner import build_plan
+    from critterops.plan.policy import default_policy
+
+    system = discover(example_path())
+    _say(
+        f"1. scan: PawMart has {len(system.services)} services, {len(system.flows)} message flows, "
+        f"{sum(len(s.sagas) for s in system.services)} saga, "
+        f"{sum(1 for s in system.services if s.marten for p in s.marten.projections if p.lifecycle == 'Async')} "
+        "async projections",
+        fmt,
+    )
+    with example_repo() as repo:
+        report, base, head = assess_with_systems(repo, BASE_BRANCH, HEAD_BRANCH, scorer=score_range)
+    plan = build_plan(report, head, base, default_policy(), "production")
+    _say(f"2. risk of {HEAD_BRANCH} ({len(report.commits)} commits):", fmt)
+    for risk in report.services:
+        top = risk.reasons[0].text if risk.reasons else ""
+        _say(f"     {risk.service:<20} {risk.level:<6} {risk.score:.2f}  {top[:110]}", fmt)
+    _say("3. plan for production:", fmt)
+    for phase in plan.phases:
+        entries = [f"{p.service} {p.strategy}" for p in plan.services if p.phase == phase.number]
+        _say(f"     phase {phase.number} ({phase.name}): {', '.join(entries)}", fmt)
+    unsafe = [p.service for p in plan.services if p.rollback and not p.rollback.safe]
+    if unsafe:
+        _say(f"     rollback unsafe (roll forward): {', '.join(unsafe)}", fmt)
+    return {
+        "services": len(system.services),
+        "risk": {r.service: r.level for r in report.services},
+        "plan": {p.service: p.strategy for p in plan.services},
+    }
+
+
+def _rollout(folder: Path, version: str, error_rate: float, args: argparse.Namespace, seed: int) -> dict[str, Any]:
+    from critterops.rollout.engine import AnalysisSpec, RolloutSpec, canary_steps
+    from critterops.rollout.runner import LocalRollout, start_load
+    from critterops.rollout.store import Runtime, Store
+    from critterops.rollout.view import LiveView
+
+    spec = RolloutSpec(
+        "orders-api",
+        "canary",
+        canary_steps([10, 25, 50, 100], pause_s=4.0),
+        AnalysisSpec(args.judge, (), interval_s=2.0, background=True),
+    )
+    runtime = Runtime(_app(STABLE_VERSION, ERROR_RATE, seed), _app(version, error_rate, seed + 1))
+    store = Store(folder / version, "orders-api")
+    rollout = LocalRollout(store, spec, runtime)
+    rollout.launch(time.time())
+    load = start_load(rollout.proxy.url, args.rps, None)
+    view = LiveView(spec, sys.stdout if args.format == "text" else open_devnull(), synthetic=True)
+    try:
+        state = rollout.run(tick_s=0.25, on_progress=view.update)
+    finally:
+        load.stop()
+        view.close()
+        rollout.shutdown()
+    outcome = "promoted" if state.phase == "Healthy" else "rolled_back"
+    decided = round((state.decided_at or time.time()) - state.started, 1)
+    return {
+        "service": "orders-api",
+        "version": version,
+        "strategy": spec.strategy,
+        "judge": args.judge,
+        "outcome": outcome,
+        "decided_after_s": decided,
+        "reason": state.reason,
+    }
+
+
+def open_devnull() -> Any:
+    return open("/dev/null", "w")
+
+
+def run(args: argparse.Namespace) -> int:
+    from critterops.rollout.local.haproxy import HAProxy
+
+    HAProxy.find()  # says how to install HAProxy before anything starts
+    started = time.time()
+    story = _story(args.format)
+    rollouts = []
+    with tempfile.TemporaryDirectory(prefix="critterops-demo-") as folder:
+        _say(
+            f"4. canary of orders-api 1.5.0 (faulty: {args.faulty_error_rate:.0%} errors) behind HAProxy:", args.format
+        )
+        rollouts.append(_rollout(Path(folder), "1.5.0", args.faulty_error_rate, args, seed=1))
+        _say("5. canary of orders-api 1.5.1 (the fix):", args.format)
+        rollouts.append(_rollout(Path(folder), "1.5.1", ERROR_RATE, args, seed=3))
+    elapsed = round(time.time() - started, 1)
+    summary = {"elapsed_s": elapsed, "story": story, "rollouts": rollouts, "load": "synthetic"}
+    if args.format == "json":
+        print(json.dumps(summary, indent=2))
+    else:
+        print(f"6. summary ({elapsed}s):")
+        for r in rollouts:
+            print(f"     orders-api {r['version']}: {r['outcome']} after {r['decided_after_s']}s — {r['reason']}")
+    expected = [r["outcome"] for r in rollouts] == ["rolled_back", "promoted"]
+    return 0 if expected else EXIT_FINDINGS

@@ -1,0 +1,239 @@
+"""``critterops deploy``: a progressive rollout on this machine, behind HAProxy, judged on live metrics."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from critterops.errors import EXIT_FINDINGS, UserError
+
+ACTIONS = ("start", "status", "promote", "abort", "resume", "stop")
+_DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h)$")
+
+
+def add_parser(sub: Any) -> None:
+    parser = sub.add_parser(
+        "deploy",
+        help="run a canary, blue/green or rolling rollout locally behind HAProxy, with automatic rollback",
+        description=(
+            "Run the stable and the new version of a service as real processes ($PORT is set for each), put "
+            "HAProxy in front on a loopback port, shift traffic step by step and let a judge compare the versions "
+            "on live metrics: promote, or roll back automatically. The state lives in --state-dir, so status, "
+            "promote, abort and resume work from another terminal or after the controller was killed."
+        ),
+    )
+    parser.add_argument("action", nargs="?", choices=ACTIONS, default="start", help="default: start")
+    parser.add_argument("--backend", choices=("local",), default="local", help="where versions run (default: local)")
+    parser.add_argument("--service", help="service name (a DNS label)")
+    parser.add_argument("--stable", help="command that runs the current version (it must listen on $PORT)")
+    parser.add_argument("--canary", help="command that runs the new version (it must listen on $PORT)")
+    parser.add_argument("--strategy", choices=("canary", "bluegreen", "rolling"), default=None)
+    parser.add_argument(
+        "--steps", help="canary weights in percent, e.g. 10,25,50,100 (default from the plan or 10,25,50,100)"
+    )
+    parser.add_argument("--pause", default="30s", help="pause after each weight change (default 30s)")
+    parser.add_argument("--interval", default="10s", help="analysis interval: one look per interval (default 10s)")
+    parser.add_argument("--judge", choices=("sequential", "mann-whitney", "threshold"), default="sequential")
+    parser.add_argument("--plan", type=Path, help="take strategy and steps for --service from this plan (JSON)")
+    parser.add_argument("--load", type=float, default=0.0, metavar="RPS", help="built-in synthetic load, requests/s")
+    parser.add_argument("--http-file", type=Path, help="replay the requests of this .http file as the load")
+    parser.add_argument("--health-path", default="/health", help="health endpoint of both versions (default /health)")
+    parser.add_argument("--listen-port", type=int, default=0, help="HAProxy's loopback port (default: a free one)")
+    parser.add_argument("--state-dir", type=Path, help="state folder (default .critterops/deploy)")
+    parser.add_argument("--format", choices=("text", "json"), default="text")
+
+
+def seconds(text: str, flag: str) -> float:
+    match = _DURATION.match(text.strip())
+    if not match:
+        raise UserError(f"{flag} {text!r}: expected a duration like 500ms, 10s, 5m")
+    value, unit = float(match.group(1)), match.group(2)
+    return value * {"ms": 0.001, "s": 1, "m": 60, "h": 3600}[unit]
+
+
+def parse_steps(text: str) -> list[int]:
+    try:
+        weights = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError as error:
+        raise UserError(f"--steps {text!r}: expected whole percentages like 10,25,50,100") from error
+    if not weights or any(not 0 < w <= 100 for w in weights) or weights != sorted(set(weights)):
+        raise UserError(f"--steps {text!r}: ascending percentages between 1 and 100")
+    return weights if weights[-1] == 100 else [*weights, 100]
+
+
+def _from_plan(path: Path, service: str) -> tuple[str | None, list[int] | None, str | None]:
+    try:
+        plan = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise UserError(f"--plan {path}: cannot be read as JSON ({error})") from error
+    if not isinstance(plan, dict) or plan.get("schema") != "critterops.plan/v1":
+        raise UserError(f"--plan {path}: not a critterops plan")
+    entry = next((s for s in plan.get("services", []) if s.get("service") == service), None)
+    if entry is None:
+        raise UserError(
+            f"--plan {path}: {service} is not in the plan (it has {[s['service'] for s in plan['services']]})"
+        )
+    strategy = {"blue-green": "bluegreen"}.get(entry["strategy"], entry["strategy"])
+    if strategy == "no-deploy":
+        raise UserError(f"the plan says {service} needs no deploy")
+    weights = [s["weight"] for s in entry.get("steps", [])] or None
+    pause = next((s["pause"] for s in entry.get("steps", []) if s.get("pause")), None)
+    return strategy, weights, pause
+
+
+def run(args: argparse.Namespace) -> int:
+    from critterops.rollout.runner import state_root
+    from critterops.rollout.store import Store
+
+    root = state_root(args.state_dir)
+    if args.action in ("status", "promote", "abort", "resume", "stop") and not args.service:
+        services = sorted(p.name for p in root.iterdir() if (p / "rollout.json").is_file()) if root.is_dir() else []
+        if args.action == "status" and not services:
+            print(f"no rollouts in {root}")
+            return 0
+        if len(services) != 1:
+            raise UserError(f"--service is needed: rollouts in {root}: {', '.join(services) or 'none'}")
+        args.service = services[0]
+    if not args.service:
+        raise UserError("--service is required")
+    store = Store(root, args.service)
+    if args.action == "status":
+        return _status(store, args.format)
+    if args.action in ("promote", "abort"):
+        if not store.exists:
+            raise UserError(f"no rollout of {args.service} in {root}")
+        store.send(args.action)
+        print(f"{args.action} sent to the {args.service} rollout; the controller acts on its next tick")
+        return 0
+    if args.action == "resume":
+        return _resume(store, args)
+    if args.action == "stop":
+        return _stop(store)
+    return _start(store, args)
+
+
+def _start(store: Any, args: argparse.Namespace) -> int:
+    from critterops.rollout.engine import AnalysisSpec, RolloutSpec, Step, canary_steps
+    from critterops.rollout.runner import LocalRollout
+    from critterops.rollout.store import Runtime
+
+    if not args.stable or not args.canary:
+        raise UserError("--stable and --canary are required: the command that runs each version")
+    if store.exists:
+        state = store.load_state()
+        if state is not None and state.phase not in ("Healthy", "Degraded"):
+            raise UserError(f"a rollout of {args.service} is in progress: use deploy status, resume or abort")
+    strategy, weights, pause = (None, None, None)
+    if args.plan:
+        strategy, weights, pause = _from_plan(args.plan, args.service)
+    strategy = args.strategy or strategy or "canary"
+    weights = parse_steps(args.steps) if args.steps else (weights or [10, 25, 50, 100])
+    pause_s = seconds(pause or args.pause, "--pause")
+    interval = seconds(args.interval, "--interval")
+    if strategy == "rolling":
+        steps: tuple[Step, ...] = canary_steps([25, 50, 75, 100], pause_s, final_analysis=False)
+        analysis = AnalysisSpec("threshold", (("count", 1),), interval, background=False)
+    elif strategy == "bluegreen":
+        steps = ()
+        analysis = AnalysisSpec("threshold", (("count", 3),), interval, background=True)
+    else:
+        steps = canary_steps(weights, pause_s)
+        analysis = AnalysisSpec(args.judge, (), interval, background=True)
+    spec = RolloutSpec(args.service, strategy, steps, analysis, post_promotion_s=max(3 * interval, pause_s))
+    runtime = Runtime(
+        args.stable,
+        args.canary,
+        listen_port=args.listen_port,
+        health_path=args.health_path,
+        load_rps=args.load,
+        http_file=str(args.http_file) if args.http_file else None,
+    )
+    rollout = LocalRollout(store, spec, runtime)
+    rollout.launch(time.time())
+    return _drive(rollout, args)
+
+
+def _resume(store: Any, args: argparse.Namespace) -> int:
+    from critterops.rollout.runner import LocalRollout
+
+    spec, runtime = store.load_rollout()
+    rollout = LocalRollout(store, spec, runtime)
+    rollout.reattach()
+    assert rollout.state is not None
+    if rollout.state.phase in ("Healthy", "Degraded"):
+        print(f"{args.service}: already {rollout.state.phase.lower()}: {rollout.state.reason}")
+        return 0
+    return _drive(rollout, args)
+
+
+def _drive(rollout: Any, args: argparse.Namespace) -> int:
+    from critterops.rollout.view import LiveView
+
+    load = None
+    if rollout.runtime.load_rps or rollout.runtime.http_file:
+        from critterops.rollout.runner import start_load
+
+        load = start_load(rollout.proxy.url, rollout.runtime.load_rps or 20.0, rollout.runtime.http_file)
+    view = LiveView(rollout.spec, sys.stdout, synthetic=load is not None)
+    try:
+        state = rollout.run(on_progress=view.update)
+    finally:
+        if load is not None:
+            load.stop()
+        view.close()
+    if args.format == "json":
+        print(json.dumps(_summary(rollout.spec, state), indent=2))
+    else:
+        print(f"{rollout.spec.service}: {state.phase} — {state.reason}")
+    return 0 if state.phase == "Healthy" else EXIT_FINDINGS
+
+
+def _summary(spec: Any, state: Any) -> dict[str, Any]:
+    return {
+        "service": spec.service,
+        "strategy": spec.strategy,
+        "phase": state.phase,
+        "outcome": "promoted"
+        if state.phase == "Healthy"
+        else "rolled_back"
+        if state.phase == "Degraded"
+        else "running",
+        "weight": state.weight,
+        "decided_after_s": round(state.decided_at - state.started, 1) if state.decided_at else None,
+        "reason": state.reason,
+        "events": [{"t": round(e.t - state.started, 1), "message": e.message} for e in state.events],
+    }
+
+
+def _status(store: Any, fmt: str) -> int:
+    spec, _ = store.load_rollout()
+    state = store.load_state()
+    if state is None:
+        raise UserError(f"the rollout of {spec.service} has no state yet")
+    summary = _summary(spec, state)
+    if fmt == "json":
+        print(json.dumps(summary, indent=2))
+        return 0
+    step = spec.steps[state.step].describe() if state.step < len(spec.steps) else "done"
+    print(f"{spec.service}: {state.phase}, {spec.strategy}, canary weight {state.weight}%, step: {step}")
+    if state.reason:
+        print(f"  last verdict: {state.verdict} — {state.reason}")
+    for event in summary["events"][-8:]:
+        print(f"  {event['t']:>7.1f}s  {event['message']}")
+    return 0
+
+
+def _stop(store: Any) -> int:
+    """Stop the versions and HAProxy of a finished or abandoned rollout."""
+    from critterops.rollout.runner import LocalRollout
+
+    spec, runtime = store.load_rollout()
+    rollout = LocalRollout(store, spec, runtime)
+    rollout.shutdown()
+    print(f"stopped the processes and HAProxy of the {spec.service} rollout")
+    return 0

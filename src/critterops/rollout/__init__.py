@@ -1,0 +1,1 @@
+"""Progressive rollouts: canary and blue/green steps, and the judges that decide whether to go on."""
