@@ -156,3 +156,32 @@ def test_bad_input(state_dir: Path) -> None:
     assert bad_steps.returncode == 2 and "ascending" in bad_steps.stderr
     assert deploy(state_dir, "resume", "--service", "nothing").returncode == 2
     assert not [p for p in (state_dir / "x").glob("*.pid") if pid_alive(int(p.read_text().split()[0]))]
+
+
+def test_metric_source_down_pauses_and_never_promotes(state_dir: Path, tmp_path: Path) -> None:
+    from critterops.rollout.local.processes import free_port
+
+    queries = tmp_path / "queries.yaml"
+    queries.write_text(
+        "stable.requests: sum(increase(http_requests_total{version='stable'}[10s]))\n"
+        "canary.requests: sum(increase(http_requests_total{version='canary'}[10s]))\n"
+    )
+    down = f"http://127.0.0.1:{free_port()}"  # nothing listens here: the source is down
+    argv = [sys.executable, "-m", "critterops.cli", "deploy", "--state-dir", str(state_dir)]
+    args = [*start_args(app("2.0"), pause="1s"), "--prometheus", down, "--queries", str(queries)]
+    controller = subprocess.Popen([*argv, *args], stdout=subprocess.PIPE, text=True)
+    store = Store(state_dir, "orders-api")
+    deadline = time.time() + 40
+    paused = None
+    while time.time() < deadline:
+        paused = store.load_state()
+        if paused is not None and paused.phase == "Paused":
+            break
+        time.sleep(0.3)
+    time.sleep(3)
+    still = store.load_state()
+    assert paused is not None and paused.phase == "Paused" and "unavailable" in paused.reason
+    assert still is not None and still.weight < 100 and not still.promoted, "never promotes without metrics"
+    assert deploy(state_dir, "abort", "--service", "orders-api").returncode == 0
+    controller.communicate(timeout=30)
+    assert controller.returncode == 1

@@ -42,6 +42,14 @@ def add_parser(sub: Any) -> None:
     parser.add_argument("--plan", type=Path, help="take strategy and steps for --service from this plan (JSON)")
     parser.add_argument("--load", type=float, default=0.0, metavar="RPS", help="built-in synthetic load, requests/s")
     parser.add_argument("--http-file", type=Path, help="replay the requests of this .http file as the load")
+    parser.add_argument(
+        "--prometheus", metavar="URL", help="judge on PromQL from this Prometheus instead of HAProxy's counters"
+    )
+    parser.add_argument(
+        "--queries",
+        type=Path,
+        help="YAML/JSON file: stable.requests, stable.errors, canary.requests, canary.errors[, *.latency_ms] -> PromQL",
+    )
     parser.add_argument("--health-path", default="/health", help="health endpoint of both versions (default /health)")
     parser.add_argument("--listen-port", type=int, default=0, help="HAProxy's loopback port (default: a free one)")
     parser.add_argument("--state-dir", type=Path, help="state folder (default .critterops/deploy)")
@@ -153,6 +161,9 @@ def _start(store: Any, args: argparse.Namespace) -> int:
         load_rps=args.load,
         http_file=str(args.http_file) if args.http_file else None,
     )
+    if args.prometheus:
+        runtime.prometheus = args.prometheus
+        runtime.queries = _queries(args.queries)
     rollout = LocalRollout(store, spec, runtime)
     rollout.launch(time.time())
     return _drive(rollout, args)
@@ -237,3 +248,17 @@ def _stop(store: Any) -> int:
     rollout.shutdown()
     print(f"stopped the processes and HAProxy of the {spec.service} rollout")
     return 0
+
+
+def _queries(path: Path | None) -> dict[str, str]:
+    import yaml
+
+    if path is None:
+        raise UserError("--prometheus needs --queries: the PromQL giving each version's requests and errors")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as error:
+        raise UserError(f"--queries {path}: cannot be read ({error})") from error
+    if not isinstance(data, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in data.items()):
+        raise UserError(f"--queries {path}: expected a mapping like canary.requests: <PromQL>")
+    return dict(data)

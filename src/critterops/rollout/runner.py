@@ -30,6 +30,7 @@ from critterops.rollout.local.haproxy import HAProxy, ServerStats
 from critterops.rollout.local.httpfile import parse_http_file
 from critterops.rollout.local.processes import VersionProcess, free_port, http_status, pid_alive
 from critterops.rollout.local.traffic import LoadGenerator
+from critterops.rollout.sources import PrometheusSource
 from critterops.rollout.store import Runtime, Store
 
 STABLE, CANARY = "stable", "canary"
@@ -71,6 +72,8 @@ class LocalRollout:
         self.processes: dict[str, VersionProcess] = {}
         self.counters = _Counters()
         self.state: State | None = None
+        # PromQL for real deployments; HAProxy's own counters otherwise
+        self.source = PrometheusSource(runtime.prometheus, runtime.queries) if runtime.prometheus else None
 
     # -- setup ----------------------------------------------------------------------------------------------
 
@@ -129,7 +132,19 @@ class LocalRollout:
         proxy_alive = self.proxy.alive()
         look: Look | None = None
         available = True
-        if proxy_alive and now - self.counters.at >= self.spec.analysis.interval_s:
+        if self.source is not None and now - self.counters.at >= self.spec.analysis.interval_s:
+            reading = self.source.read()
+            self.counters.at = now
+            stable, canary = reading.stable, reading.canary
+            if not reading.available or stable is None or canary is None:
+                available = False
+            else:
+                look = Look(
+                    round(now - self.state.started, 3),
+                    Counts(stable.requests, stable.errors, stable.latency_ms),
+                    Counts(canary.requests, canary.errors, canary.latency_ms),
+                )
+        elif proxy_alive and now - self.counters.at >= self.spec.analysis.interval_s:
             try:
                 stats = self.proxy.stats()
                 before = self.counters.last

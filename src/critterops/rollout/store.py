@@ -34,6 +34,7 @@ class Runtime:
     ports: dict[str, int] = field(default_factory=dict)
     pids: dict[str, int] = field(default_factory=dict)
     prometheus: str | None = None  # base URL; None = HAProxy statistics
+    queries: dict[str, str] = field(default_factory=dict)  # "<stable|canary>.<requests|errors|latency_ms>" -> PromQL
 
 
 def _write(path: Path, data: Any) -> None:
