@@ -12,7 +12,13 @@ import pytest
 
 @pytest.mark.slow
 @pytest.mark.skipif(shutil.which("haproxy") is None, reason="haproxy not installed (apt-get install haproxy)")
+def _demo_apps() -> set[str]:
+    found = subprocess.run(["pgrep", "-f", "critterops.rollout.demo_app"], capture_output=True, text=True)
+    return set(found.stdout.split())
+
+
 def test_demo_rolls_back_the_faulty_canary_and_promotes_the_fix() -> None:
+    before = _demo_apps()
     result = subprocess.run(
         [sys.executable, "-m", "critterops.cli", "demo", "--format", "json"],
         capture_output=True,
@@ -27,5 +33,4 @@ def test_demo_rolls_back_the_faulty_canary_and_promotes_the_fix() -> None:
     assert summary["elapsed_s"] < 120, "the demo tells the story in under 2 minutes"
     assert all(r["strategy"] == "canary" and r["reason"] for r in summary["rollouts"])
     assert summary["story"]["plan"]["payments-api"] == "blue-green"
-    leftovers = subprocess.run(["pgrep", "-f", "critterops.rollout.demo_app"], capture_output=True, text=True)
-    assert leftovers.stdout.strip() == "", "the demo stops every process it started"
+    assert _demo_apps() <= before, "the demo stops every process it started"

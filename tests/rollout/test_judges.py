@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import math
+import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from statistics import NormalDist
@@ -320,27 +321,43 @@ def test_kayenta_identical_versions_pass_at_the_end_of_the_lifetime() -> None:
     assert "Final Kayenta score 100 ≥ pass 90 after 12 looks" in final.reason
 
 
-def test_kayenta_error_regression_needs_five_looks_at_98_percent() -> None:
-    # Canary 4-7 % errors, stable ~0.5 %. With 3 or 4 looks a side even total separation gives at most
-    # (nm - nm/2 - 0.5)/sigma = 1.75 (n=m=3) or 2.14 (n=m=4) < z_0.99 = 2.33: no High. With 5 a side
-    # (25 - 12.5 - 0.5)/sqrt(25/12 * 11) = 2.51 > 2.33, so the CI's lower end is min(x) - max(y) > 0.
-    canary = [(100, 5), (100, 6), (100, 4), (100, 5), (100, 7)]
-    stable = [(1000, 5), (1000, 4), (1000, 6), (1000, 5), (1000, 5)]
-    latencies = [101.0, 99.0, 103.0, 98.0, 100.0]
+def test_kayenta_small_separated_samples_use_r_end_points() -> None:
+    # Canary 4-6 % errors, stable ~0.5 %, three looks: n = m = 3 cannot reach 98 % (at most
+    # (9 - 4.5 - 0.5)/sqrt(9/12 * 7) = 1.75 < z_0.99 = 2.33), so R returns the end points
+    # [min(x) - max(y), max(x) - min(y)] = [0.04 - 0.006, 0.06 - 0.004]; that excludes 0 and the
+    # tolerance band (0.25 x HL = 0.25 x 0.045), so the error rate is High and the score 50.
+    canary = [(100, 5), (100, 6), (100, 4)]
+    stable = [(1000, 5), (1000, 4), (1000, 6)]
+    latencies = [101.0, 99.0, 103.0]
     looks = [
         look(10 * (k + 1), c, s, latency=(lat, lat))
         for k, (c, s, lat) in enumerate(zip(canary, stable, latencies, strict=True))
     ]
     judge = make_judge("mann-whitney")
-    assert judge.decide(looks[:4]).verdict is Verdict.CONTINUE
+    assert judge.decide(looks[:2]).verdict is Verdict.CONTINUE
     decision = judge.decide(looks)
     assert (decision.verdict, decision.score) == (Verdict.FAIL, 50)
-    assert decided_at(decision) == 50
-    assert decision.details["error_rate_lower"] == pytest.approx(0.04 - 0.006)
-    assert "error rate High (canary 5.40% vs stable 0.50%" in decision.reason
+    assert decided_at(decision) == 30
+    assert decision.details["error_rate_lower"] == pytest.approx(0.034)
+    assert decision.details["error_rate_upper"] == pytest.approx(0.056)
+    assert decision.details["error_rate_estimate"] == pytest.approx(0.045)  # median of 9 differences
+    assert "error rate High (canary 5.00% vs stable 0.50%, shift +4.50 pp, 98% CI +3.40 pp to +5.60 pp)" in (
+        decision.reason
+    )
     assert "latency Pass" in decision.reason
+    assert "Kayenta score 50 ≤ marginal 75 at look 3" in decision.reason
     critical = make_judge("mann-whitney", critical=["error_rate"]).decide(looks)
     assert critical.score == 0
+
+
+def test_kayenta_interim_and_final_thresholds() -> None:
+    # Mixed: the error rate passes, latency is High (score 50) only once its shift separates.
+    judge = make_judge("mann-whitney", marginal=40, pass_score=60, min_looks=3, lifetime_looks=4)
+    looks = [look(10 * k, (100, 1), (1000, 10), latency=(120.0 + k, 100.0 + k)) for k in range(1, 5)]
+    decision = judge.decide(looks)
+    assert (decision.verdict, decision.score) == (Verdict.FAIL, 50)  # 40 < 50 < 60: fails at the end
+    assert "Final Kayenta score 50 < pass 60 after 4 looks" in decision.reason
+    assert judge.decide(looks[:3]).verdict is Verdict.CONTINUE
 
 
 def test_kayenta_constant_sides_get_seeded_noise() -> None:
@@ -450,12 +467,12 @@ def test_sequential_fails_a_ten_point_regression_within_a_few_looks() -> None:
 def test_sequential_shared_incident_is_no_evidence_against_the_canary() -> None:
     # Both versions jump to 20 % errors for two looks: conditioning on the look's total errors makes
     # that uninformative about which version is worse.
-    looks = [look(10 * k, (50, 0), (450, 2)) for k in range(1, 11)]
+    looks = [look(10 * k, (50, 0), (450, 2)) for k in range(1, 7)]
     looks[4] = look(50, (50, 10), (450, 90))
     looks[5] = look(60, (50, 9), (450, 92))
     decision = make_judge("sequential").decide(looks)
     assert decision.verdict is Verdict.CONTINUE
-    assert decision.details["e_value"] < 10
+    assert decision.details["e_value"] < 1
 
 
 def test_sequential_zero_errors_pass_right_after_min_requests() -> None:
@@ -528,6 +545,7 @@ def test_deciding_on_every_prefix_agrees_with_deciding_once(kind: str) -> None:
     for stable_rate, canary_rate in ((0.005, 0.005), (0.005, 0.02), (0.0005, 0.005)):
         looks = simulate_looks(rng, stable_rate, canary_rate, looks=60)
         final = judge.decide(looks)
+        json.dumps(final.details, allow_nan=False)  # strict JSON: finite numbers only
         at = int(final.details["look"])
         for k in range(1, len(looks) + 1):
             decision = judge.decide(looks[:k])
@@ -541,11 +559,12 @@ def test_deciding_on_every_prefix_agrees_with_deciding_once(kind: str) -> None:
 # The benchmark runs (a few runs only)
 
 
-def test_benchmark_smoke(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_benchmark_smoke(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     path = Path(__file__).parents[2] / "benchmarks" / "judges.py"
     spec = importlib.util.spec_from_file_location("benchmark_judges", path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, spec.name, module)  # dataclasses look their module up
     spec.loader.exec_module(module)
     main: Callable[[list[str]], int] = module.main
     out = tmp_path / "results.json"

@@ -13,7 +13,9 @@ Three kinds, built with :func:`make_judge`:
 
 Every judge is pure: ``judge.decide(looks)`` reads all looks so far and returns a
 :class:`Decision`; the earliest look that reached ``PASS``, ``FAIL`` or ``INCONCLUSIVE`` decides
-for good (its time is ``details["t"]``).
+for good (its time is ``details["t"]``). So a judge that has passed keeps saying so: to keep
+watching afterwards (background analysis across weight steps), or to resume after a person
+cleared an ``INCONCLUSIVE``, start over with only the new looks.
 
     judge = make_judge("sequential", alpha=0.01, tolerance=0.01)
     decision = judge.decide(looks)

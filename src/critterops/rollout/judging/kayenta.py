@@ -36,7 +36,7 @@ import numpy as np
 import numpy.typing as npt
 
 from critterops.rollout.judging import settings as check
-from critterops.rollout.judging.types import Decision, Look, Verdict, check_looks, no_looks, pct, pp
+from critterops.rollout.judging.types import Decision, Look, Verdict, check_looks, finite, no_looks, pct, pp
 from critterops.rollout.judging.wilcoxon import wilcox_test
 
 METRICS = ("error_rate", "latency")
@@ -215,11 +215,13 @@ class KayentaJudge:
             value, results, why = self.judgment(looks[:n])
             summary = "; ".join(_describe(r, f"{s.confidence:.0%}") for r in results)
             forced = f" ({why})" if why else ""
-            details = {
-                "t": looks[n - 1].t,
-                "look": float(n),
-                **{f"{r.metric}_{key}": getattr(r, key) for r in results for key in ("estimate", "lower", "upper")},
-            }
+            details = finite(
+                {
+                    "t": looks[n - 1].t,
+                    "look": float(n),
+                    **{f"{r.metric}_{key}": getattr(r, key) for r in results for key in ("estimate", "lower", "upper")},
+                }
+            )
             if value <= s.marginal:
                 reason = f"Kayenta score {value:g}{forced} ≤ marginal {s.marginal:g} at look {n}: {summary}."
                 return Decision(Verdict.FAIL, reason, value, details)

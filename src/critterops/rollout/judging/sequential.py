@@ -81,7 +81,7 @@ from critterops.rollout.judging.evidence import (
     t_confidence_sequence,
     t_test_log_bf,
 )
-from critterops.rollout.judging.types import Decision, Look, Verdict, check_looks, no_looks, pct, points, pp
+from critterops.rollout.judging.types import Decision, Look, Verdict, check_looks, finite, no_looks, pct, points, pp
 
 ODDS_RATIOS = 2.0 ** (np.arange(1, 13) / 2.0)  # the mixture's alternatives, sqrt(2) .. 64
 _LOG_GRID = np.log(ODDS_RATIOS)
@@ -257,7 +257,7 @@ class SequentialJudge:
         terminal = rules.fail_errors | rules.fail_latency | rules.passed | rules.timeout
         k = int(np.argmax(terminal)) if terminal.any() else len(looks) - 1
         verdict, reason = self._verdict(tr, rules, k)
-        return Decision(verdict, reason, None, self._details(tr, k))
+        return Decision(verdict, reason, None, finite(self._details(tr, k)))
 
     def _rules(self, tr: Trace) -> _Rules:
         """Each decision rule's outcome at every look."""

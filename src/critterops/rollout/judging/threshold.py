@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from critterops.rollout.judging import settings as check
-from critterops.rollout.judging.types import Decision, Look, Verdict, check_looks, no_looks, pct
+from critterops.rollout.judging.types import Decision, Look, Verdict, check_looks, finite, no_looks, pct
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,13 +93,15 @@ class ThresholdJudge:
             outcome, phrase, success, latency = self._measure(look)
             tally[outcome] += 1
             consecutive_errors = consecutive_errors + 1 if outcome == "error" else 0
-            details = {
-                "t": look.t,
-                "look": float(index),
-                "success_rate": success,
-                "latency_ms": latency,
-                **{key: float(value) for key, value in tally.items()},
-            }
+            details = finite(
+                {
+                    "t": look.t,
+                    "look": float(index),
+                    "success_rate": success,
+                    "latency_ms": latency,
+                    **{key: float(value) for key, value in tally.items()},
+                }
+            )
             counts = (
                 f"{tally['successful']}/{s.count} successful, {tally['failed']} failed "
                 f"(limit {s.failure_limit}), {tally['inconclusive']} inconclusive"

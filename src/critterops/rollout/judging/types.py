@@ -74,7 +74,8 @@ class Decision:
 
     ``reason`` is one sentence for the live view, with the numbers. ``score`` is 0-100 where the
     judge has one (Kayenta). ``details`` always holds ``t`` and ``look`` (when and at which look,
-    1-based, the verdict was reached) plus judge-specific figures.
+    1-based, the verdict was reached) plus judge-specific figures; only finite numbers (a figure
+    that is undefined or unbounded at that look is left out), so it serialises as strict JSON.
     """
 
     verdict: Verdict
@@ -96,6 +97,11 @@ def check_looks(looks: Sequence[Look]) -> None:
     for before, after in itertools.pairwise(looks):
         if after.t < before.t:
             raise ValueError(f"looks must be in time order: t={after.t} comes after t={before.t}")
+
+
+def finite(details: dict[str, float]) -> dict[str, float]:
+    """``details`` without NaN or infinite values."""
+    return {key: float(value) for key, value in details.items() if math.isfinite(value)}
 
 
 def no_looks(name: str) -> Decision:
