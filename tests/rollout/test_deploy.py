@@ -185,3 +185,24 @@ def test_metric_source_down_pauses_and_never_promotes(state_dir: Path, tmp_path:
     assert deploy(state_dir, "abort", "--service", "orders-api").returncode == 0
     controller.communicate(timeout=30)
     assert controller.returncode == 1
+
+
+def test_approval_waits_for_a_person_to_promote(state_dir: Path) -> None:
+    argv = [sys.executable, "-m", "critterops.cli", "deploy", "--state-dir", str(state_dir)]
+    args = [*start_args(app("2.0", error_rate=0.0), steps="50,100", pause="1s"), "--approval", "--judge", "threshold"]
+    controller = subprocess.Popen([*argv, *args], stdout=subprocess.PIPE, text=True)
+    store = Store(state_dir, "orders-api")
+    deadline = time.time() + 90
+    waiting = None
+    while time.time() < deadline:
+        waiting = store.load_state()
+        if waiting is not None and any("waiting for `critterops deploy promote`" in e.message for e in waiting.events):
+            break
+        time.sleep(0.3)
+    assert waiting is not None and waiting.phase == "Paused" and not waiting.promoted
+    time.sleep(2)
+    assert not store.load_state().promoted, "never promotes on its own"  # type: ignore[union-attr]
+    assert deploy(state_dir, "promote", "--service", "orders-api").returncode == 0
+    out, _ = controller.communicate(timeout=60)
+    assert controller.returncode == 0, out[-2000:]
+    assert json.loads(out[out.index("{\n") :])["outcome"] == "promoted"

@@ -39,6 +39,9 @@ def add_parser(sub: Any) -> None:
     parser.add_argument("--pause", default="30s", help="pause after each weight change (default 30s)")
     parser.add_argument("--interval", default="10s", help="analysis interval: one look per interval (default 10s)")
     parser.add_argument("--judge", choices=("sequential", "mann-whitney", "threshold"), default="sequential")
+    parser.add_argument(
+        "--approval", action="store_true", help="wait for `critterops deploy promote` before full promotion"
+    )
     parser.add_argument("--plan", type=Path, help="take strategy and steps for --service from this plan (JSON)")
     parser.add_argument("--load", type=float, default=0.0, metavar="RPS", help="built-in synthetic load, requests/s")
     parser.add_argument("--http-file", type=Path, help="replay the requests of this .http file as the load")
@@ -74,7 +77,7 @@ def parse_steps(text: str) -> list[int]:
     return weights if weights[-1] == 100 else [*weights, 100]
 
 
-def _from_plan(path: Path, service: str) -> tuple[str | None, list[int] | None, str | None]:
+def _from_plan(path: Path, service: str) -> tuple[str | None, list[int] | None, str | None, bool]:
     try:
         plan = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as error:
@@ -91,7 +94,10 @@ def _from_plan(path: Path, service: str) -> tuple[str | None, list[int] | None, 
         raise UserError(f"the plan says {service} needs no deploy")
     weights = [s["weight"] for s in entry.get("steps", [])] or None
     pause = next((s["pause"] for s in entry.get("steps", []) if s.get("pause")), None)
-    return strategy, weights, pause
+    approval = any(s.get("approval") for s in entry.get("steps", [])) or any(
+        g.get("kind") == "approval" for g in entry.get("gates", [])
+    )
+    return strategy, weights, pause, approval
 
 
 def run(args: argparse.Namespace) -> int:
@@ -136,9 +142,10 @@ def _start(store: Any, args: argparse.Namespace) -> int:
         state = store.load_state()
         if state is not None and state.phase not in ("Healthy", "Degraded"):
             raise UserError(f"a rollout of {args.service} is in progress: use deploy status, resume or abort")
-    strategy, weights, pause = (None, None, None)
+    strategy, weights, pause, approval = (None, None, None, bool(args.approval))
     if args.plan:
-        strategy, weights, pause = _from_plan(args.plan, args.service)
+        strategy, weights, pause, planned_approval = _from_plan(args.plan, args.service)
+        approval = approval or planned_approval
     strategy = args.strategy or strategy or "canary"
     weights = parse_steps(args.steps) if args.steps else (weights or [10, 25, 50, 100])
     pause_s = seconds(pause or args.pause, "--pause")
@@ -150,9 +157,16 @@ def _start(store: Any, args: argparse.Namespace) -> int:
         steps = ()
         analysis = AnalysisSpec("threshold", (("count", 3),), interval, background=True)
     else:
-        steps = canary_steps(weights, pause_s)
+        steps = canary_steps(weights, pause_s, approval=approval)
         analysis = AnalysisSpec(args.judge, (), interval, background=True)
-    spec = RolloutSpec(args.service, strategy, steps, analysis, post_promotion_s=max(3 * interval, pause_s))
+    spec = RolloutSpec(
+        args.service,
+        strategy,
+        steps,
+        analysis,
+        auto_promote=not approval,
+        post_promotion_s=max(3 * interval, pause_s),
+    )
     runtime = Runtime(
         args.stable,
         args.canary,

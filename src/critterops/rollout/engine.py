@@ -68,7 +68,9 @@ class RolloutSpec:
     post_promotion_s: float = 30.0  # blue/green: how long post-promotion analysis watches
 
 
-def canary_steps(weights: list[int], pause_s: float | None, final_analysis: bool = True) -> tuple[Step, ...]:
+def canary_steps(
+    weights: list[int], pause_s: float | None, final_analysis: bool = True, approval: bool = False
+) -> tuple[Step, ...]:
     """``10,25,50,100`` → set weight and pause per step; before 100, an analysis step that must pass.
 
     The final analysis step makes promotion depend on the metrics, not on the clock: background
@@ -82,6 +84,8 @@ def canary_steps(weights: list[int], pause_s: float | None, final_analysis: bool
         steps.append(Step("pause", duration_s=pause_s))
     if final_analysis:
         steps.append(Step("analysis"))
+    if approval:
+        steps.append(Step("pause"))  # a person promotes: critterops deploy promote
     steps.append(Step("set-weight", 100))
     return tuple(steps)
 
