@@ -206,3 +206,22 @@ def test_approval_waits_for_a_person_to_promote(state_dir: Path) -> None:
     out, _ = controller.communicate(timeout=60)
     assert controller.returncode == 0, out[-2000:]
     assert json.loads(out[out.index("{\n") :])["outcome"] == "promoted"
+
+
+@pytest.mark.parametrize("strategy", ["bluegreen", "rolling"])
+def test_blue_green_and_rolling_promote_a_good_version(state_dir: Path, strategy: str) -> None:
+    args = [*start_args(app("2.0", error_rate=0.0), pause="1s"), "--strategy", strategy]
+    result = deploy(state_dir, *args)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr
+    data = summary(result)
+    assert data["outcome"] == "promoted" and data["strategy"] == strategy
+    proxy = HAProxy(state_dir / "orders-api", "app")
+    assert proxy.weights()["canary"] == 100, "all traffic on the new version"
+
+
+def test_blue_green_switches_back_when_the_new_version_fails(state_dir: Path) -> None:
+    args = [*start_args(app("2.0", error_rate=0.3), pause="1s"), "--strategy", "bluegreen"]
+    result = deploy(state_dir, *args)
+    assert result.returncode == 1
+    assert "post-promotion analysis failed" in summary(result)["reason"]
+    assert HAProxy(state_dir / "orders-api", "app").weights() == {"stable": 100, "canary": 0}
