@@ -58,6 +58,33 @@ def labels(ctx: KitContext, name: str, component: str = "service") -> dict[str, 
     }
 
 
+def pod_security() -> dict[str, Any]:
+    """Pod Security "restricted" at pod level: numeric non-root UID/GID, seccomp RuntimeDefault."""
+    return {
+        "runAsNonRoot": True,
+        "runAsUser": UID,
+        "runAsGroup": UID,
+        "fsGroup": UID,
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+
+
+def container_security(seccomp: bool = True) -> dict[str, Any]:
+    """No privilege escalation, every capability dropped, read-only root filesystem."""
+    context: dict[str, Any] = {
+        "allowPrivilegeEscalation": False,
+        "privileged": False,
+        "readOnlyRootFilesystem": True,
+        "runAsNonRoot": True,
+        "runAsUser": UID,
+        "runAsGroup": UID,
+        "capabilities": {"drop": ["ALL"]},
+    }
+    if seccomp:
+        context["seccompProfile"] = {"type": "RuntimeDefault"}
+    return context
+
+
 def selector(name: str) -> dict[str, str]:
     return {"app.kubernetes.io/name": name}
 
@@ -157,16 +184,7 @@ def _pod(ctx: KitContext, service: Service, env: str) -> dict[str, Any]:
     if probe.startup:
         container["startupProbe"] = probe.startup
     container["resources"] = RESOURCES.get(env, RESOURCES["production"])
-    container["securityContext"] = {
-        "allowPrivilegeEscalation": False,
-        "privileged": False,
-        "readOnlyRootFilesystem": True,
-        "runAsNonRoot": True,
-        "runAsUser": UID,
-        "runAsGroup": UID,
-        "capabilities": {"drop": ["ALL"]},
-        "seccompProfile": {"type": "RuntimeDefault"},
-    }
+    container["securityContext"] = container_security()
     mounts: list[dict[str, Any]] = [{"name": "tmp", "mountPath": "/tmp"}]
     volumes: list[dict[str, Any]] = [{"name": "tmp", "emptyDir": {"sizeLimit": "256Mi"}}]
     if _secret_keys(service):
@@ -178,13 +196,7 @@ def _pod(ctx: KitContext, service: Service, env: str) -> dict[str, Any]:
         "spec": {
             "serviceAccountName": service.name,
             "automountServiceAccountToken": False,
-            "securityContext": {
-                "runAsNonRoot": True,
-                "runAsUser": UID,
-                "runAsGroup": UID,
-                "fsGroup": UID,
-                "seccompProfile": {"type": "RuntimeDefault"},
-            },
+            "securityContext": pod_security(),
             "topologySpreadConstraints": [
                 {
                     "maxSkew": 1,
@@ -541,13 +553,7 @@ def _infra(ctx: KitContext, kind: str, port: int, extra_ports: list[tuple[str, i
                 "metadata": {"labels": lab},
                 "spec": {
                     "automountServiceAccountToken": False,
-                    "securityContext": {
-                        "runAsNonRoot": True,
-                        "runAsUser": UID,
-                        "runAsGroup": UID,
-                        "fsGroup": UID,
-                        "seccompProfile": {"type": "RuntimeDefault"},
-                    },
+                    "securityContext": pod_security(),
                     "containers": [
                         {
                             "name": name,
@@ -561,15 +567,7 @@ def _infra(ctx: KitContext, kind: str, port: int, extra_ports: list[tuple[str, i
                                 "requests": {"cpu": "100m", "memory": "256Mi"},
                                 "limits": {"cpu": "1", "memory": "1Gi"},
                             },
-                            "securityContext": {
-                                "allowPrivilegeEscalation": False,
-                                "privileged": False,
-                                "readOnlyRootFilesystem": True,
-                                "runAsNonRoot": True,
-                                "runAsUser": UID,
-                                "runAsGroup": UID,
-                                "capabilities": {"drop": ["ALL"]},
-                            },
+                            "securityContext": container_security(seccomp=False),
                             "volumeMounts": mounts,
                         }
                     ],
