@@ -7,7 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import cast
 
-from critterops.change.impact import is_contract_file
+from critterops.change.impact import contract_checker
 from critterops.change.rules import findings_for
 from critterops.change.score import Levels, service_risk
 from critterops.change.versions import ChangeSet, load_change
@@ -66,13 +66,19 @@ def assess_with_systems(
     levels = levels or Levels()
     change = load_change(root, base_ref, head_ref, during=scorer)
     findings, head_owners, base_owners, _ = findings_for(change)
-    how: dict[str, set[str]] = defaultdict(set)
+    # who owns each changed file: its own service, and services referencing a shared library, but not
+    # everyone referencing the shared contracts project (the contract rules name the real users)
+    owned: list[tuple[str, str, str]] = []  # (path, service, direct | reference)
     for owners, system in ((head_owners, change.head_system), (base_owners, change.base_system)):
+        is_contract = contract_checker(system)
         for path, by_service in owners.services.items():
-            contract = is_contract_file(system, path)
-            for service, kind in by_service.items():
-                if kind == "direct" or not contract:
-                    how[service].add(kind)
+            contract = is_contract(path)
+            owned += [(path, s, kind) for s, kind in by_service.items() if kind == "direct" or not contract]
+    how: dict[str, set[str]] = defaultdict(set)
+    owner_of: dict[str, set[str]] = defaultdict(set)
+    for path, service, kind in owned:
+        how[service].add(kind)
+        owner_of[path].add(service)
     for finding in findings:
         for service in finding.services:
             if service not in how:
@@ -85,13 +91,6 @@ def assess_with_systems(
         commit_risks, provenance = cast(tuple[list[CommitRisk], str], change.extra)
     by_sha = {c.sha: c for c in commit_risks}
     touched = files_by_commit(change.repo, change.base, change.head) if commit_risks else {}
-    # which services a commit touched: their own files and shared libraries, but not the shared
-    # contracts project (every service references it; the contract rules name the real users)
-    owner_of: dict[str, set[str]] = defaultdict(set)
-    for owners, system in ((head_owners, change.head_system), (base_owners, change.base_system)):
-        for path, by_service in owners.services.items():
-            contract = is_contract_file(system, path)
-            owner_of[path] |= {s for s, kind in by_service.items() if kind == "direct" or not contract}
     per_service_findings: dict[str, list[Finding]] = defaultdict(list)
     for finding in findings:
         for service in finding.services:

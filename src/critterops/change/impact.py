@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import posixpath
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from critterops.model import System
@@ -118,7 +119,16 @@ def ownership(system: System, paths: list[str]) -> Ownership:
     return out
 
 
-def is_contract_file(system: System, path: str) -> bool:
-    """Whether a file belongs to a shared message-contracts project."""
-    project = owning_project(project_dirs(system), path)
-    return any(p.path == project and p.role == "contracts" for p in system.projects)
+def contract_checker(*systems: System) -> Callable[[str], bool]:
+    """``is_contract(path)``: whether a file belongs to a shared message-contracts project of these systems.
+
+    The project folders are indexed once, so callers can ask for every changed file cheaply.
+    """
+    dirs: dict[str, str] = {}
+    contracts: set[str] = set()
+    for system in systems:
+        for project in system.projects:
+            dirs[posixpath.dirname(project.path)] = project.path
+            if project.role == "contracts":
+                contracts.add(project.path)
+    return lambda path: owning_project(dirs, path) in contracts

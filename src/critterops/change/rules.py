@@ -16,7 +16,7 @@ from collections.abc import Iterable
 
 import yaml
 
-from critterops.change.impact import BUILD_WIDE, Ownership, is_doc, is_test_path, ownership
+from critterops.change.impact import BUILD_WIDE, Ownership, contract_checker, is_doc, is_test_path, ownership
 from critterops.change.typediff import TypeDiff, diff_types
 from critterops.change.versions import ChangeSet
 from critterops.discover import jsonc
@@ -74,9 +74,7 @@ class Rules:
         self.head_owners = ownership(self.head, head_paths)
         self.base_owners = ownership(self.base, base_paths)
         self.diffs: list[TypeDiff] = []
-        projects = (*self.base.projects, *self.head.projects)
-        self._roles = {p.path: p.role for p in projects}
-        self._dirs = {posixpath.dirname(p.path): p.path for p in projects}
+        self._is_contract_file = contract_checker(self.base, self.head)
 
     # -- helpers --------------------------------------------------------------------------------
 
@@ -132,14 +130,6 @@ class Rules:
 
     def _shape_in_contracts(self, shape: TypeShape) -> bool:
         return self._is_contract_file(shape.decl.info.file)
-
-    def _is_contract_file(self, path: str) -> bool:
-        folder = posixpath.dirname(path)
-        while folder:
-            if folder in self._dirs:
-                return self._roles[self._dirs[folder]] == "contracts"
-            folder = posixpath.dirname(folder)
-        return False
 
     def _promoted(self, diff: TypeDiff, contracts: set[str]) -> bool:
         """A service-local type moved into the shared contracts that nothing sent or consumed before:
