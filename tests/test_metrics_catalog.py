@@ -64,22 +64,24 @@ def test_suffixes_follow_the_type_and_unit() -> None:
 
 def test_exporter_metrics_say_where_they_come_from() -> None:
     per_service = [m for m in EXPORTER_METRICS if "service" in m.labels]
-    assert all(m.labels[0] == "service" for m in per_service), "service first, like the planner's queries"
+    assert all("bounded_context" in m.labels for m in per_service), "every per-service series names its context"
+    stores = [m for m in per_service if "queue" not in m.labels]
+    assert all(m.labels[0] == "service" for m in stores), "service first, like the planner's queries"
     tables = ("mt_event_progression", "mt_events_sequence", "wolverine_", "mt_doc_", "management API", "exporter")
     for entry in EXPORTER_METRICS:
         assert any(t in entry.help for t in tables), f"{entry.name}: name the table or API it reads"
     required = {
-        "critterops_projection_lag_events": ("service", "schema", "projection"),
-        "critterops_projection_high_water_mark": ("service", "schema"),
-        "critterops_dead_letters": ("service", "schema", "message_type", "exception_type"),
-        "critterops_inbox_pending": ("service", "schema", "status"),
-        "critterops_outbox_pending": ("service", "schema", "destination"),
-        "critterops_saga_instances": ("service", "saga", "state"),
-        "critterops_saga_oldest_in_state_seconds": ("service", "saga", "state"),
-        "critterops_node_heartbeat_age_seconds": ("service", "schema", "node"),
-        "critterops_queue_messages": ("vhost", "queue"),
-        "critterops_queue_consumers": ("vhost", "queue"),
-        "critterops_rabbitmq_up": (),
+        "critterops_projection_lag_events": ("service", "bounded_context", "schema", "projection"),
+        "critterops_projection_high_water_mark": ("service", "bounded_context", "schema"),
+        "critterops_dead_letters": ("service", "bounded_context", "schema", "message_type", "exception_type"),
+        "critterops_inbox_pending": ("service", "bounded_context", "schema", "status", "owner"),
+        "critterops_outbox_pending": ("service", "bounded_context", "schema", "destination", "owner"),
+        "critterops_saga_instances": ("service", "bounded_context", "saga", "state"),
+        "critterops_saga_oldest_in_state_seconds": ("service", "bounded_context", "saga", "state"),
+        "critterops_node_heartbeat_age_seconds": ("service", "bounded_context", "schema", "node"),
+        "critterops_queue_messages": ("vhost", "queue", "service", "bounded_context"),
+        "critterops_queue_consumers": ("vhost", "queue", "service", "bounded_context"),
+        "critterops_up": ("target",),
         "critterops_scrape_errors_total": ("target",),
     }
     for name, labels in required.items():

@@ -63,26 +63,37 @@ PROJECTION_HIGH_WATER_MARK: Final = "critterops_projection_high_water_mark"
 EVENT_SEQUENCE_HEAD: Final = "critterops_event_sequence_head"
 PROJECTION_STALLED: Final = "critterops_projection_stalled_seconds"
 PROJECTION_DEAD_LETTER_EVENTS: Final = "critterops_projection_dead_letter_events"
+PROJECTION_HEAD_LAG: Final = "critterops_projection_head_lag_events"
+PROJECTION_OLDEST_UNPROCESSED: Final = "critterops_projection_oldest_unprocessed_seconds"
 
 # --- critterops exporter: Wolverine durable storage (per message schema) ------------------------------------------
 
 DEAD_LETTERS: Final = "critterops_dead_letters"
+DEAD_LETTER_OLDEST: Final = "critterops_dead_letter_oldest_seconds"
 INBOX_PENDING: Final = "critterops_inbox_pending"
 OUTBOX_PENDING: Final = "critterops_outbox_pending"
 ENVELOPES_ORPHANED: Final = "critterops_envelopes_orphaned"
 NODE_HEARTBEAT_AGE: Final = "critterops_node_heartbeat_age_seconds"
 NODE_INFO: Final = "critterops_node_info"
+LEADERS: Final = "critterops_wolverine_leaders"
 
 # --- critterops exporter: sagas stored as Marten documents -----------------------------------------------------------
 
 SAGA_INSTANCES: Final = "critterops_saga_instances"
 SAGA_OLDEST_IN_STATE: Final = "critterops_saga_oldest_in_state_seconds"
+SAGA_IDLE: Final = "critterops_saga_idle_instances"
 
 # --- critterops exporter: RabbitMQ management API, and the exporter itself ---------------------------------------
 
 QUEUE_MESSAGES: Final = "critterops_queue_messages"
+QUEUE_READY: Final = "critterops_queue_messages_ready"
+QUEUE_UNACKED: Final = "critterops_queue_messages_unacked"
 QUEUE_CONSUMERS: Final = "critterops_queue_consumers"
-RABBITMQ_UP: Final = "critterops_rabbitmq_up"
+QUEUE_PUBLISHED: Final = "critterops_queue_published_total"
+QUEUE_ACKED: Final = "critterops_queue_acked_total"
+QUEUE_PUBLISH_RATE: Final = "critterops_queue_publish_rate"
+QUEUE_ACK_RATE: Final = "critterops_queue_ack_rate"
+SOURCE_UP: Final = "critterops_up"
 SCRAPE_ERRORS: Final = "critterops_scrape_errors_total"
 SCRAPE_DURATION: Final = "critterops_scrape_duration_seconds"
 
@@ -100,8 +111,10 @@ RABBITMQ_QUEUE_READY: Final = "rabbitmq_detailed_queue_messages_ready"
 RABBITMQ_QUEUE_UNACKED: Final = "rabbitmq_detailed_queue_messages_unacked"
 UP: Final = "up"
 
-_PROJECTION = ("service", "schema", "projection")
-_STORE = ("service", "schema")
+_STORE = ("service", "bounded_context", "schema")
+_PROJECTION = (*_STORE, "projection")
+_SAGA = ("service", "bounded_context", "saga", "state")
+_QUEUE = ("vhost", "queue", "service", "bounded_context")
 _WOLVERINE = ("job", "message_type")
 
 CATALOG: Final[tuple[MetricSpec, ...]] = (
@@ -154,11 +167,36 @@ CATALOG: Final[tuple[MetricSpec, ...]] = (
         "critterops-exporter",
     ),
     MetricSpec(
+        PROJECTION_HEAD_LAG,
+        "gauge",
+        "Events the shard is behind the newest event sequence number (mt_events_sequence last_value minus "
+        "the shard's last_seq_id): unlike the high-water lag it still grows when no daemon runs anywhere.",
+        _PROJECTION,
+        "critterops-exporter",
+    ),
+    MetricSpec(
+        PROJECTION_OLDEST_UNPROCESSED,
+        "gauge",
+        "Seconds since the oldest event the shard has not processed yet was appended (now() - timestamp of "
+        "the first {schema}.mt_events row after the shard's last_seq_id in mt_event_progression, read by "
+        "primary key); 0 when caught up.",
+        _PROJECTION,
+        "critterops-exporter",
+    ),
+    MetricSpec(
         DEAD_LETTERS,
         "gauge",
         "Rows in {schema}.wolverine_dead_letters (messages), by message type and exception type. Messages "
         'dead-lettered natively to RabbitMQ are in critterops_queue_messages{queue="wolverine-dead-letter-queue"}.',
-        ("service", "schema", "message_type", "exception_type"),
+        (*_STORE, "message_type", "exception_type"),
+        "critterops-exporter",
+    ),
+    MetricSpec(
+        DEAD_LETTER_OLDEST,
+        "gauge",
+        "Seconds since the oldest row in {schema}.wolverine_dead_letters was dead-lettered (sent_at); "
+        "absent when the table is empty.",
+        _STORE,
         "critterops-exporter",
     ),
     MetricSpec(
@@ -166,7 +204,7 @@ CATALOG: Final[tuple[MetricSpec, ...]] = (
         "gauge",
         "Rows in {schema}.wolverine_incoming_envelopes not yet handled (messages), by status: Incoming "
         "(waiting for a handler) or Scheduled (timeouts and delayed messages, waiting by design).",
-        ("service", "schema", "status"),
+        (*_STORE, "status", "owner"),
         "critterops-exporter",
     ),
     MetricSpec(
@@ -174,7 +212,7 @@ CATALOG: Final[tuple[MetricSpec, ...]] = (
         "gauge",
         "Rows in {schema}.wolverine_outgoing_envelopes (messages) by destination URI, e.g. "
         "rabbitmq://queue/fulfillment-requests. No per-row age exists: alert on deriv() instead.",
-        ("service", "schema", "destination"),
+        (*_STORE, "destination", "owner"),
         "critterops-exporter",
     ),
     MetricSpec(
@@ -182,7 +220,7 @@ CATALOG: Final[tuple[MetricSpec, ...]] = (
         "gauge",
         "Envelopes owned by a node_number that is no longer in {schema}.wolverine_nodes (messages); "
         "table is incoming or outgoing. Nobody recovers them until ownership is reset to 0.",
-        ("service", "schema", "table"),
+        (*_STORE, "table"),
         "critterops-exporter",
     ),
     MetricSpec(
@@ -190,7 +228,7 @@ CATALOG: Final[tuple[MetricSpec, ...]] = (
         "gauge",
         "Seconds since the node's health_check column in {schema}.wolverine_nodes was updated "
         "(Wolverine polls every 10 s; nodes are stale after 1 min). node is the node_number.",
-        ("service", "schema", "node"),
+        (*_STORE, "node"),
         "critterops-exporter",
     ),
     MetricSpec(
@@ -198,7 +236,15 @@ CATALOG: Final[tuple[MetricSpec, ...]] = (
         "gauge",
         "1 per row in {schema}.wolverine_nodes; version is the application assembly version (identifies "
         "the colour during blue/green), leader is true for the node holding wolverine://leader.",
-        ("service", "schema", "node", "version", "leader"),
+        (*_STORE, "node", "version", "leader"),
+        "critterops-exporter",
+    ),
+    MetricSpec(
+        LEADERS,
+        "gauge",
+        "Nodes holding the wolverine://leader assignment in {schema}.wolverine_node_assignments: 1 is healthy, "
+        "0 means no node runs the agents (projections under managed distribution, scheduled jobs).",
+        _STORE,
         "critterops-exporter",
     ),
     MetricSpec(
@@ -206,7 +252,7 @@ CATALOG: Final[tuple[MetricSpec, ...]] = (
         "gauge",
         "Live saga documents (completed sagas are deleted) by the value of the saga's state member, e.g. "
         "count(*) from orders.mt_doc_order group by data->>'Status'. saga is the saga type's name.",
-        ("service", "saga", "state"),
+        _SAGA,
         "critterops-exporter",
     ),
     MetricSpec(
@@ -214,14 +260,36 @@ CATALOG: Final[tuple[MetricSpec, ...]] = (
         "gauge",
         "Seconds the oldest live saga in this state has been in it: the exporter remembers (id, state, first "
         "seen); until it has seen a change it uses now() - mt_last_modified.",
-        ("service", "saga", "state"),
+        _SAGA,
+        "critterops-exporter",
+    ),
+    MetricSpec(
+        SAGA_IDLE,
+        "gauge",
+        "Live sagas in this state not saved for longer than the saga's idle threshold (now() - "
+        "mt_last_modified, default 5 minutes; exporter.sagas in critterops.yaml sets it).",
+        _SAGA,
         "critterops-exporter",
     ),
     MetricSpec(
         QUEUE_MESSAGES,
         "gauge",
         "Messages in the RabbitMQ queue, ready plus unacknowledged (management API /api/queues field messages).",
-        ("vhost", "queue"),
+        _QUEUE,
+        "critterops-exporter",
+    ),
+    MetricSpec(
+        QUEUE_READY,
+        "gauge",
+        "Messages ready for delivery in the RabbitMQ queue (management API field messages_ready).",
+        _QUEUE,
+        "critterops-exporter",
+    ),
+    MetricSpec(
+        QUEUE_UNACKED,
+        "gauge",
+        "Messages delivered to a consumer and not acknowledged yet (management API field messages_unacknowledged).",
+        _QUEUE,
         "critterops-exporter",
     ),
     MetricSpec(
@@ -229,14 +297,46 @@ CATALOG: Final[tuple[MetricSpec, ...]] = (
         "gauge",
         "Consumers attached to the RabbitMQ queue (management API field consumers; when the management "
         "stats collector is disabled the exporter reads rabbitmq_prometheus /metrics/detailed instead).",
-        ("vhost", "queue"),
+        _QUEUE,
         "critterops-exporter",
     ),
     MetricSpec(
-        RABBITMQ_UP,
+        QUEUE_PUBLISHED,
+        "counter",
+        "Messages published into the queue since it was declared (management API message_stats.publish; "
+        "resets when the queue is re-declared).",
+        _QUEUE,
+        "critterops-exporter",
+    ),
+    MetricSpec(
+        QUEUE_ACKED,
+        "counter",
+        "Messages consumers acknowledged from the queue since it was declared (management API message_stats.ack).",
+        _QUEUE,
+        "critterops-exporter",
+    ),
+    MetricSpec(
+        QUEUE_PUBLISH_RATE,
         "gauge",
-        "1 when the exporter's last call to the RabbitMQ management API succeeded, else 0.",
-        (),
+        "Messages per second published into the queue, as the broker averages it (management API "
+        "message_stats.publish_details.rate); prefer rate() of the counter in queries.",
+        _QUEUE,
+        "critterops-exporter",
+    ),
+    MetricSpec(
+        QUEUE_ACK_RATE,
+        "gauge",
+        "Messages per second acknowledged from the queue, as the broker averages it (management API "
+        "message_stats.ack_details.rate).",
+        _QUEUE,
+        "critterops-exporter",
+    ),
+    MetricSpec(
+        SOURCE_UP,
+        "gauge",
+        "1 when the exporter's last read of the target succeeded, else 0. target is rabbitmq or "
+        "postgres:<database>; the other targets are still served while one is down.",
+        ("target",),
         "critterops-exporter",
     ),
     MetricSpec(

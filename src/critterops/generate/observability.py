@@ -762,12 +762,13 @@ def _rabbit_dlq(ctx: KitContext, broker: str) -> Alert:
 
 def _rabbit_down(ctx: KitContext, broker: str) -> Alert:
     exp = {**FIXTURE_ENV, "job": EXPORTER_JOB}
+    rmq = {**exp, "target": "rabbitmq"}
     return Alert(
         "RabbitMqDown",
         "rabbitmq",
         broker,
         "critical",
-        f"max by (environment, job) ({m.RABBITMQ_UP}) == 0",
+        f'max by (environment, job) ({m.SOURCE_UP}{{target="rabbitmq"}}) == 0',
         "2m",
         "RabbitMQ is unreachable",
         _wrap(
@@ -775,8 +776,8 @@ def _rabbit_down(ctx: KitContext, broker: str) -> Alert:
             "outbox grows, listeners stop and HTTP endpoints that publish without an outbox fail."
         ),
         _url(ctx, "RabbitMqDown"),
-        Case((Sample(_sel(m.RABBITMQ_UP, exp), "0x30"),), "5m", _items(exp), 0),
-        Case((Sample(_sel(m.RABBITMQ_UP, exp), "1x30"),), "5m"),
+        Case((Sample(_sel(m.SOURCE_UP, rmq), "0x30"),), "5m", _items(exp), 0),
+        Case((Sample(_sel(m.SOURCE_UP, rmq), "1x30"),), "5m"),
         pending_at="1m",
     )
 
@@ -1696,7 +1697,7 @@ def overview_dashboard(ctx: KitContext) -> dict[str, Any]:
             "Dead-letter queue and broker reachability",
             [
                 (f'max({m.QUEUE_MESSAGES}{{queue="{RABBITMQ_DLQ}",{ENV}}})', RABBITMQ_DLQ),
-                (f"max({m.RABBITMQ_UP}{{{ENV}}})", "management API up"),
+                (f'max({m.SOURCE_UP}{{{ENV},target="rabbitmq"}})', "management API up"),
             ],
         )
     b.row("critterops-exporter")
