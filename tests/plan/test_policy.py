@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from critterops import configfile
 from critterops.errors import ConfigError
 from critterops.plan import policy as policy_module
 from critterops.plan.policy import (
@@ -709,7 +710,7 @@ def test_invalid_policy_is_a_config_error(
 def test_the_pure_python_loader_gives_the_same_errors(
     monkeypatch: pytest.MonkeyPatch, text: str, fragment: str
 ) -> None:
-    monkeypatch.setattr(policy_module, "_LOADER", yaml.SafeLoader)
+    monkeypatch.setattr(configfile, "_LOADER", yaml.SafeLoader)
     with pytest.raises(ConfigError) as caught:
         parse_policy(text, "critterops.yaml")
     assert str(caught.value).startswith("critterops.yaml:") and fragment in str(caught.value)
@@ -717,7 +718,7 @@ def test_the_pure_python_loader_gives_the_same_errors(
 
 def test_the_pure_python_loader_reads_the_example(monkeypatch: pytest.MonkeyPatch) -> None:
     expected = parse_policy(EXAMPLE, "critterops.yaml")
-    monkeypatch.setattr(policy_module, "_LOADER", yaml.SafeLoader)
+    monkeypatch.setattr(configfile, "_LOADER", yaml.SafeLoader)
     assert parse_policy(EXAMPLE, "critterops.yaml") == expected
 
 

@@ -58,18 +58,45 @@ naming the file, the line, the key path, what is wrong and what is allowed.
 from __future__ import annotations
 
 import dataclasses
-import difflib
-import math
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, cast
 
-import yaml
-from yaml.constructor import SafeConstructor
-from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
-
+from critterops.configfile import (
+    Doc as _Doc,
+)
+from critterops.configfile import (
+    KeyPath as _Path,
+)
+from critterops.configfile import (
+    check_bool as _bool,
+)
+from critterops.configfile import (
+    check_choice as _choice,
+)
+from critterops.configfile import (
+    check_duration as _duration,
+)
+from critterops.configfile import (
+    check_number as _number,
+)
+from critterops.configfile import (
+    compose as _compose,
+)
+from critterops.configfile import (
+    describe as _describe,
+)
+from critterops.configfile import (
+    seconds,
+)
+from critterops.configfile import (
+    section as _section,
+)
+from critterops.configfile import (
+    suggest as _suggest,
+)
 from critterops.errors import ConfigError
 
 POLICY_FILE_NAMES: Final = ("critterops.yaml", ".critterops.yaml")
@@ -79,17 +106,6 @@ APPETITES: Final = ("fast", "automatic", "conservative")
 APPROVALS: Final = ("never", "high-risk", "always")
 DEFAULT: Final = "default"
 """The provenance of a built-in value."""
-
-_DURATION = re.compile(r"([0-9]+)(ms|s|m|h)")
-_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
-
-
-def seconds(duration: str) -> float:
-    """``"5m"`` → 300.0. Raises ValueError for anything that is not ``<digits><ms|s|m|h>``."""
-    match = _DURATION.fullmatch(duration)
-    if match is None:
-        raise ValueError(f"not a duration: {duration!r} (expected e.g. 500ms, 30s, 5m, 1h)")
-    return int(match.group(1)) * _UNIT_SECONDS[match.group(2)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -256,170 +272,7 @@ def default_policy() -> Policy:
 
 
 # ---------------------------------------------------------------------------------------------
-# YAML → plain data, remembering the line of every key and list item
-
-_Path = tuple[str | int, ...]
-_LOADER: type[yaml.SafeLoader] | type[yaml.CSafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-_MAP_TAG = "tag:yaml.org,2002:map"
-_SEQ_TAG = "tag:yaml.org,2002:seq"
-_MERGE_TAG = "tag:yaml.org,2002:merge"
-_MAX_NODES = 20_000  # aliases are expanded: this bounds "billion laughs" documents
-_MAX_DEPTH = 40
-
-
-def _dotted(path: _Path) -> str:
-    out = ""
-    for part in path:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else part)
-    return out or "top level"
-
-
-class _Doc:
-    """The document being read: its name for messages and the line of every key and list item."""
-
-    def __init__(self, source: str) -> None:
-        self.source = source
-        self.lines: dict[_Path, int] = {}
-
-    def error(self, path: _Path, problem: str, allowed: str | None = None, line: int | None = None) -> ConfigError:
-        if line is None:  # a missing key or a default: the nearest enclosing key that was written
-            line = next((self.lines[path[:end]] for end in range(len(path), 0, -1) if path[:end] in self.lines), None)
-        where = f"{self.source}:{line}" if line is not None else self.source
-        message = f"{where}: {_dotted(path)}: {problem}"
-        return ConfigError(f"{message}. Allowed: {allowed}." if allowed else f"{message}.")
-
-
-class _Reader:
-    def __init__(self, doc: _Doc) -> None:
-        self.doc = doc
-        self.left = _MAX_NODES
-        self.scalars = SafeConstructor()
-
-    def read(self, node: Node, path: _Path) -> Any:
-        self.left -= 1
-        if self.left < 0 or len(path) > _MAX_DEPTH:
-            problem = "the document is too large or nested too deeply (aliases count)"
-            raise self.doc.error(path[:3], problem, "a policy of ordinary size")
-        if isinstance(node, MappingNode):
-            self._expect_tag(node, _MAP_TAG, path)
-            return self._mapping(node, path)
-        if isinstance(node, SequenceNode):
-            self._expect_tag(node, _SEQ_TAG, path)
-            items = []
-            for index, item in enumerate(node.value):
-                self.doc.lines[(*path, index)] = item.start_mark.line + 1
-                items.append(self.read(item, (*path, index)))
-            return items
-        try:  # unknown tags raise ConstructorError, which carries its line
-            return self.scalars.construct_object(node)
-        except (ValueError, TypeError, OverflowError):  # e.g. `!!int abc`
-            problem = f"{node.value!r} is not a valid {node.tag.rsplit(':', 1)[-1]}"
-            raise self.doc.error(path, problem, "plain values without YAML tags", node.start_mark.line + 1) from None
-
-    def _expect_tag(self, node: Node, tag: str, path: _Path) -> None:
-        if node.tag != tag:
-            line = node.start_mark.line + 1
-            raise self.doc.error(path, f"unsupported YAML tag {node.tag}", "plain mappings, lists and values", line)
-
-    def _mapping(self, node: MappingNode, path: _Path) -> dict[str, Any]:
-        merged: dict[str, Any] = {}  # from `<<: *anchor`; keys written here win
-        own: dict[str, Any] = {}
-        own_lines: dict[str, int] = {}
-        for key_node, value_node in node.value:
-            if key_node.tag == _MERGE_TAG:
-                sources = value_node.value if isinstance(value_node, SequenceNode) else [value_node]
-                for source in sources:
-                    if not isinstance(source, MappingNode):
-                        line = source.start_mark.line + 1
-                        raise self.doc.error(path, "a merge key (<<) must refer to a mapping", "<<: *anchor", line)
-                    for merged_key, merged_value in self._mapping(source, path).items():
-                        merged.setdefault(merged_key, merged_value)
-                continue
-            line = key_node.start_mark.line + 1
-            key = self.read(key_node, path) if isinstance(key_node, ScalarNode) else None
-            if not isinstance(key, str):
-                shown = "a mapping or list" if key is None and not isinstance(key_node, ScalarNode) else _describe(key)
-                raise self.doc.error(path, f"a key is {shown}, not text", "text keys (quote yes, no, on, off)", line)
-            if key in own:
-                raise self.doc.error(
-                    (*path, key), f"duplicate key (first on line {own_lines[key]})", "each key once per mapping", line
-                )
-            own_lines[key] = line
-            self.doc.lines[(*path, key)] = line
-            own[key] = self.read(value_node, (*path, key))
-        return {**merged, **own}
-
-
-def _where(doc: _Doc, error: yaml.MarkedYAMLError) -> str:
-    mark = error.problem_mark or error.context_mark
-    return f"{doc.source}:{mark.line + 1}:{mark.column + 1}" if mark is not None else doc.source
-
-
-def _compose(text: str, doc: _Doc) -> Any:
-    try:
-        node = yaml.compose(text, Loader=_LOADER)
-        return None if node is None else _Reader(doc).read(node, ())
-    except yaml.constructor.ConstructorError as error:  # a tag such as !foo or a malformed !!int
-        raise ConfigError(f"{_where(doc, error)}: {error.problem}; write plain values without YAML tags") from None
-    except yaml.MarkedYAMLError as error:
-        problem = ", ".join(part for part in (error.context, error.problem) if part)
-        raise ConfigError(
-            f"{_where(doc, error)}: invalid YAML: {problem}. Fix the syntax there "
-            "(indentation, a missing ':' or an unclosed quote or bracket are the usual causes)"
-        ) from None
-    except yaml.reader.ReaderError as error:  # a control character: no mark, only a position
-        line = text.count("\n", 0, error.position) + 1
-        char = f"U+{error.character:04X}" if isinstance(error.character, int) else repr(error.character)
-        raise ConfigError(
-            f"{doc.source}:{line}: invalid YAML: character {char} is not allowed ({error.reason}); "
-            "remove it or write it as an escape inside double quotes"
-        ) from None
-    except yaml.YAMLError as error:  # not expected from a str source; kept so no traceback can escape
-        raise ConfigError(f"{doc.source}: invalid YAML: {error}; fix the file") from None
-
-
-# ---------------------------------------------------------------------------------------------
 # Checking values
-
-
-def _describe(value: object) -> str:
-    if value is None:
-        return "nothing (null)"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return f"the number {value}"
-    if isinstance(value, str):
-        return f"the text {value!r}"
-    if isinstance(value, dict):
-        return "a mapping"
-    if isinstance(value, list):
-        return "a list"
-    return f"a {type(value).__name__} ({value})"
-
-
-def _suggest(word: object, choices: Iterable[str]) -> str:
-    if not isinstance(word, str):
-        return ""
-    options = list(choices)
-    close = difflib.get_close_matches(word, options, n=1, cutoff=0.6)
-    if not close and len(word) >= 3:  # abbreviations such as prod → production
-        close = [option for option in options if option.startswith(word)][:1]
-    return f" (did you mean {close[0]!r}?)" if close else ""
-
-
-def _section(doc: _Doc, value: Any, path: _Path, keys: Sequence[str]) -> dict[str, Any]:
-    """A mapping with only ``keys`` (null counts as empty)."""
-    allowed = "keys " + ", ".join(keys)
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        raise doc.error(path, f"expected a mapping, got {_describe(value)}", f"a mapping with {allowed}")
-    for key in value:
-        if key not in keys:
-            raise doc.error((*path, key), f"unknown key{_suggest(key, keys)}", allowed)
-    return value
-
 
 _NAME = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
 _NAME_ALLOWED = "lower-case letters, digits and '-', starting and ending with a letter or digit, at most 63 characters"
@@ -439,56 +292,6 @@ def _named(doc: _Doc, value: Any, path: _Path, what: str) -> dict[str, Any]:
 def _name(doc: _Doc, value: Any, path: _Path, what: str) -> str:
     if not isinstance(value, str) or not _NAME.fullmatch(value):
         raise doc.error(path, f"{_describe(value)} is not a valid {what} name", f"{_NAME_ALLOWED}, e.g. orders-api")
-    return value
-
-
-def _number(
-    doc: _Doc,
-    value: Any,
-    path: _Path,
-    allowed: str,
-    *,
-    low: float,
-    high: float = math.inf,
-    low_open: bool = False,
-    high_open: bool = False,
-    integer: bool = False,
-) -> Any:
-    kinds = (int,) if integer else (int, float)
-    if isinstance(value, bool) or not isinstance(value, kinds):
-        raise doc.error(
-            path, f"expected {'a whole number' if integer else 'a number'}, got {_describe(value)}", allowed
-        )
-    too_low = value <= low if low_open else value < low
-    too_high = value >= high if high_open else value > high
-    if not math.isfinite(value) or too_low or too_high:
-        raise doc.error(path, f"{value} is out of range", allowed)
-    return value if integer else float(value)
-
-
-def _choice(doc: _Doc, value: Any, path: _Path, choices: Sequence[str], nullable: bool = False) -> Any:
-    if value is None and nullable:
-        return None
-    if isinstance(value, str) and value in choices:
-        return value
-    allowed = ", ".join(choices) + (", or null" if nullable else "")
-    raise doc.error(path, f"{_describe(value)} is not one of the choices{_suggest(value, choices)}", allowed)
-
-
-def _bool(doc: _Doc, value: Any, path: _Path, nullable: bool = False) -> Any:
-    if isinstance(value, bool) or (value is None and nullable):
-        return value
-    raise doc.error(
-        path, f"expected true or false, got {_describe(value)}", "true, false" + (", null" if nullable else "")
-    )
-
-
-def _duration(doc: _Doc, value: Any, path: _Path, positive: bool = False) -> str:
-    allowed = "a whole number followed by ms, s, m or h, e.g. 30s, 5m, 1h" + (", longer than 0" if positive else "")
-    if not isinstance(value, str) or _DURATION.fullmatch(value) is None:
-        raise doc.error(path, f"{_describe(value)} is not a duration", allowed)
-    if positive and seconds(value) == 0:
-        raise doc.error(path, f"{value} is zero", allowed)
     return value
 
 
@@ -523,7 +326,17 @@ def _metric(doc: _Doc, value: Any, path: _Path) -> str:
 # ---------------------------------------------------------------------------------------------
 # Building the policy
 
-_TOP_KEYS = ("version", "promotion", "environments", "thresholds", "metrics", "risk", "defaults", "services")
+_TOP_KEYS = (
+    "version",
+    "promotion",
+    "environments",
+    "thresholds",
+    "metrics",
+    "risk",
+    "defaults",
+    "services",
+    "exporter",  # read by critterops.watch.config
+)
 _ENV_GROUPS: Final[dict[str, tuple[str, ...]]] = {
     "canary": ("steps", "pause"),
     "analysis": ("interval", "count", "failure_limit", "initial_delay"),
