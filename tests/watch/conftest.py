@@ -47,6 +47,8 @@ def _ensure(name: str) -> Iterator[None]:
         try:
             (SERVERS.pg_start if name == "postgres" else SERVERS.rmq_start)()
         except SERVERS.ServerError as error:
+            if "is not installed" in str(error):  # like promtool: .ci/run installs it, a bare checkout may not
+                pytest.skip(str(error))
             pytest.fail(f"{name} could not be started by scripts/servers.py: {error}")
     yield
     if not was_up and not os.environ.get("CRITTEROPS_KEEP_SERVERS"):
@@ -54,7 +56,7 @@ def _ensure(name: str) -> Iterator[None]:
 
 
 @pytest.fixture(scope="session")
-def postgres_server() -> Iterator[str]:
+def postgres_server() -> Iterator[None]:
     """A libpq connection string for the ``postgres`` database of the test server (trust auth)."""
     yield from _ensure("postgres")
 
