@@ -153,8 +153,10 @@ CATALOG: Final[tuple[MetricSpec, ...]] = (
     MetricSpec(
         PROJECTION_STALLED,
         "gauge",
-        "Seconds since the shard's last_seq_id last changed while it was behind the high-water mark; 0 when "
-        "caught up. Kept by the exporter across scrapes (Marten 8 leaves last_updated frozen).",
+        "Seconds since the shard's last_seq_id in mt_event_progression last moved while it was behind the "
+        "high-water mark (the sequence head when there is no HighWaterMark row); 0 when caught up. Kept by the "
+        "exporter across scrapes from the first one that sees the shard behind (Marten 8 leaves last_updated "
+        "frozen).",
         _PROJECTION,
         "critterops-exporter",
     ),
@@ -342,8 +344,8 @@ CATALOG: Final[tuple[MetricSpec, ...]] = (
     MetricSpec(
         SCRAPE_ERRORS,
         "counter",
-        "Failed reads by the exporter (connection, authentication or query errors). target is rabbitmq "
-        "or postgres:<service>.",
+        "Failed or partial reads by the exporter (connection, authentication or query errors). target is "
+        "rabbitmq or postgres:<database>.",
         ("target",),
         "critterops-exporter",
     ),
@@ -440,12 +442,18 @@ SERIES: Final[frozenset[str]] = frozenset(name for spec in CATALOG for name in s
 """Every series name a generated query may use."""
 
 
+_BY_SERIES: Final[dict[str, MetricSpec]] = {
+    **{name: entry for entry in CATALOG for name in entry.series()},
+    **{entry.name: entry for entry in CATALOG},
+}
+
+
 def spec(name: str) -> MetricSpec:
     """The catalog entry for a metric or one of a histogram's series; KeyError if not catalogued."""
-    for entry in CATALOG:
-        if name in entry.series() or name == entry.name:
-            return entry
-    raise KeyError(f"{name!r} is not in the critterops metric catalog (critterops.metrics.CATALOG)")
+    try:
+        return _BY_SERIES[name]
+    except KeyError:
+        raise KeyError(f"{name!r} is not in the critterops metric catalog (critterops.metrics.CATALOG)") from None
 
 
 # --- PromQL: which metric names does an expression use? ----------------------------------------------------------
