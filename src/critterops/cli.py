@@ -14,7 +14,7 @@ from critterops.errors import EXIT_UNEXPECTED, CritteropsError
 
 def _commands() -> dict[str, ModuleType]:
     """The commands, in the order ``--help`` lists them."""
-    from critterops.commands import affected, demo, deploy, generate, plan, risk, scan
+    from critterops.commands import affected, demo, deploy, exporter, generate, plan, risk, scan, status
 
     return {
         "demo": demo,
@@ -24,6 +24,8 @@ def _commands() -> dict[str, ModuleType]:
         "affected": affected,
         "generate": generate,
         "deploy": deploy,
+        "exporter": exporter,
+        "status": status,
     }
 
 

@@ -89,6 +89,25 @@ def test_command_line_sources_replace_the_file() -> None:
     assert cfg.rabbitmq is not None and cfg.rabbitmq.management_url == "http://h:1"
 
 
+def test_configured_sagas_attach_to_their_schema() -> None:
+    text = """
+exporter:
+  postgres:
+    - url: host=127.0.0.1 dbname=orders
+      schemas: [{schema: orders, service: orders-api}, {schema: billing, service: billing-api}]
+  sagas:
+    Order: {state: Status, idle_after: 10m, schema: orders}
+    Invoice: {service: billing-api, table: mt_doc_billing_invoice}
+"""
+    schemas = {s.schema: s for s in config(text).postgres[0].schemas}
+    assert [(g.name, g.table, g.state_member, g.idle_after_s) for g in schemas["orders"].sagas] == [
+        ("Order", "mt_doc_order", "Status", 600.0)
+    ]
+    assert [(g.name, g.table, g.state_member) for g in schemas["billing"].sagas] == [
+        ("Invoice", "mt_doc_billing_invoice", None)
+    ]
+
+
 def test_without_a_model_one_connection_reads_the_public_schema() -> None:
     cfg = config("", overrides=Overrides(postgres=("postgresql://u@127.0.0.1/shop",)))
     assert [(s.schema, s.events, s.wolverine) for s in cfg.postgres[0].schemas] == [("public", None, None)]
@@ -110,6 +129,7 @@ def test_without_a_model_one_connection_reads_the_public_schema() -> None:
         ("exporter:\n  postgres: [{url: 'host=a', schemas: [{schema: 'a;drop'}]}]\n", "not a valid schema name"),
         ("exporter:\n  limits: {projection_lag: -1}\n  postgres: [{url: 'host=a'}]\n", "out of range"),
         ("exporter: {}\n", "no source to read"),
+        ("exporter:\n  sagas: {Order: {state: Status}}\n  postgres: [{url: 'host=a'}]\n", "which schema holds"),
         ("", "no source to read"),
     ],
 )

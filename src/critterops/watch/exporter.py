@@ -1,0 +1,226 @@
+"""Reading every source at once and serving the result: ``/metrics`` and ``/healthz``.
+
+A scrape reads all sources in parallel (one thread each), so one slow or dead source costs its own
+timeout and never the others' series. Every source gets ``critterops_up``,
+``critterops_scrape_duration_seconds`` and ``critterops_scrape_errors_total``. Scrapes closer together
+than ``min_interval`` share one read (two Prometheus replicas do not double the load on the
+databases), and a source whose previous read is still running is reported down instead of being
+read twice. State changes (down, back up) and one-time notes are logged once, never with credentials.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from critterops import metrics as m
+from critterops.errors import BackendError
+from critterops.watch.exposition import CONTENT_TYPE, render
+from critterops.watch.samples import Collector, Sample, SourceResult, sample
+
+log = logging.getLogger("critterops.exporter")
+
+
+@dataclass(frozen=True, slots=True)
+class Scrape:
+    """One read of every source; ``errors`` are the cumulative error counts per target."""
+
+    results: tuple[SourceResult, ...]
+    errors: tuple[tuple[str, int], ...]
+    at: float  # wall clock, seconds since the epoch
+    duration_s: float
+
+    def samples(self) -> list[Sample]:
+        out: list[Sample] = []
+        for result in self.results:
+            out.extend(result.samples)
+            out.append(sample(m.SOURCE_UP, 1.0 if result.up else 0.0, target=result.target))
+            out.append(sample(m.SCRAPE_DURATION, result.duration_s, target=result.target))
+        out += [sample(m.SCRAPE_ERRORS, count, target=target) for target, count in self.errors]
+        return out
+
+    def text(self) -> str:
+        return render(self.samples())
+
+
+class Exporter:
+    """Reads the collectors; safe to call ``scrape`` from many threads."""
+
+    def __init__(
+        self,
+        collectors: Sequence[Collector],
+        *,
+        min_interval_s: float = 1.0,
+        deadline_s: float = 10.0,
+        wall: Callable[[], float] = time.time,
+    ) -> None:
+        self.collectors = tuple(collectors)
+        self.min_interval_s = min_interval_s
+        self.deadline_s = deadline_s
+        self._wall = wall
+        self._pool = ThreadPoolExecutor(max_workers=max(1, len(self.collectors)), thread_name_prefix="collect")
+        self._lock = threading.Lock()
+        self._running: dict[str, Future[SourceResult]] = {}
+        self._errors = {c.target: 0 for c in self.collectors}
+        self._up: dict[str, bool] = {}
+        self._noted: set[str] = set()
+        self._last: Scrape | None = None
+        self._last_at = -float("inf")
+
+    def scrape(self) -> Scrape:
+        with self._lock:
+            if self._last is not None and time.monotonic() - self._last_at < self.min_interval_s:
+                return self._last
+            started = time.monotonic()
+            futures: list[tuple[Collector, Future[SourceResult] | None]] = []
+            for collector in self.collectors:
+                running = self._running.get(collector.target)
+                if running is not None and not running.done():
+                    futures.append((collector, None))  # still stuck in the previous read
+                    continue
+                future = self._pool.submit(_collect_safely, collector)
+                self._running[collector.target] = future
+                futures.append((collector, future))
+            results = [self._result(collector, future, started) for collector, future in futures]
+            for result in results:
+                self._account(result)
+            scrape = Scrape(
+                tuple(results),
+                tuple(sorted(self._errors.items())),
+                self._wall(),
+                time.monotonic() - started,
+            )
+            self._last, self._last_at = scrape, time.monotonic()
+            return scrape
+
+    def _result(self, collector: Collector, future: Future[SourceResult] | None, started: float) -> SourceResult:
+        if future is None:
+            return SourceResult(collector.target, False, 0.0, error="the previous read has not finished yet")
+        left = max(0.0, self.deadline_s - (time.monotonic() - started))
+        try:
+            return future.result(timeout=left)
+        except FutureTimeout:
+            waited = time.monotonic() - started
+            return SourceResult(collector.target, False, waited, error=f"no answer within {self.deadline_s:g} s")
+
+    def _account(self, result: SourceResult) -> None:
+        target = result.target
+        if not result.up or result.partial:
+            self._errors[target] = self._errors.get(target, 0) + 1
+        was_up = self._up.get(target)
+        if not result.up and was_up is not False:
+            log.warning("%s is down: %s", target, result.error or "no reason given")
+        elif result.up and was_up is False:
+            log.warning("%s is back up", target)
+        self._up[target] = result.up
+        for part in result.partial:
+            key = f"{target} partial {part.split(':', 1)[0]}"
+            if key not in self._noted:
+                self._noted.add(key)
+                log.warning("%s: could not read %s", target, part)
+        for note in result.notes:
+            if note not in self._noted:
+                self._noted.add(note)
+                log.info("%s: %s", target, note)
+
+    @property
+    def last(self) -> Scrape | None:
+        """The latest scrape, without reading the sources again."""
+        return self._last
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        for collector in self.collectors:
+            try:
+                collector.close()
+            except Exception as error:  # closing is best effort; say so without a traceback
+                log.debug("closing %s failed: %s", collector.target, error)
+
+
+def _collect_safely(collector: Collector) -> SourceResult:
+    """A collector must not raise; if one does (a bug), its source is reported down, not the exporter."""
+    started = time.monotonic()
+    try:
+        return collector.collect()
+    except Exception as error:
+        log.error(
+            "%s: the collector failed unexpectedly (%s); report this as a critterops bug",
+            collector.target,
+            type(error).__name__,
+        )
+        return SourceResult(
+            collector.target, False, time.monotonic() - started, error=f"internal error ({type(error).__name__})"
+        )
+
+
+# --- HTTP ------------------------------------------------------------------------------------------------------
+
+_INDEX = """<html><head><title>critterops exporter</title></head><body>
+<h1>critterops exporter</h1><p><a href="/metrics">/metrics</a> &middot; <a href="/healthz">/healthz</a></p>
+</body></html>
+"""
+
+
+class ExporterServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, address: tuple[str, int], exporter: Exporter) -> None:
+        self.exporter = exporter
+        super().__init__(address, _Handler)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: ExporterServer
+    server_version = "critterops-exporter"
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self) -> None:
+        self._serve(body=True)
+
+    def do_HEAD(self) -> None:
+        self._serve(body=False)
+
+    def _serve(self, body: bool) -> None:
+        path = self.path.split("?", 1)[0]
+        if path == "/metrics":
+            text = self.server.exporter.scrape().text()
+            self._send(200, CONTENT_TYPE, text, body)
+        elif path == "/healthz":
+            scrape = self.server.exporter.last
+            sources = {r.target: r.up for r in scrape.results} if scrape else {}
+            self._send(200, "application/json", json.dumps({"status": "ok", "sources": sources}) + "\n", body)
+        elif path == "/":
+            self._send(200, "text/html; charset=utf-8", _INDEX, body)
+        else:
+            self._send(404, "text/plain; charset=utf-8", "not found: try /metrics or /healthz\n", body)
+
+    def _send(self, status: int, content_type: str, text: str, body: bool) -> None:
+        data = text.encode("utf-8")
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        if body:
+            self.wfile.write(data)
+
+    def log_message(self, format: str, *args: object) -> None:
+        log.debug("%s %s", self.address_string(), format % args)
+
+
+def bind(exporter: Exporter, host: str, port: int) -> ExporterServer:
+    """The server listening on ``host:port`` (port 0 picks a free one); BackendError if it cannot."""
+    try:
+        return ExporterServer((host, port), exporter)
+    except OSError as error:
+        reason = error.strerror or str(error)
+        raise BackendError(
+            f"cannot listen on {host}:{port}: {reason}; choose another address with --listen host:port"
+        ) from None
