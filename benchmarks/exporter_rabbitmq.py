@@ -56,6 +56,28 @@ def wait_until_visible(names: list[str], owners: tuple[QueueOwner, ...]) -> floa
     raise SystemExit(f"the management API did not show all {len(names)} queues within 60 s")
 
 
+def declare_queues(conn: pika.BlockingConnection, names: list[str]) -> None:
+    """Each queue gets MESSAGES messages and one consumer that holds PREFETCH of them unacknowledged."""
+    publisher = conn.channel()
+    publisher.confirm_delivery()
+    for name in names:
+        publisher.queue_declare(name)
+        for i in range(MESSAGES):
+            publisher.basic_publish("", name, f"m{i}".encode())
+        consumer = conn.channel()
+        consumer.basic_qos(prefetch_count=PREFETCH)
+        consumer.basic_consume(name, lambda *_: None, auto_ack=False)
+    conn.process_data_events(time_limit=0.2)
+
+
+def delete_queues(names: list[str]) -> None:
+    cleanup = pika.BlockingConnection(pika.ConnectionParameters("127.0.0.1", AMQP_PORT))
+    channel = cleanup.channel()
+    for name in names:
+        channel.queue_delete(name)
+    cleanup.close()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--queues", type=int, default=50)
@@ -71,16 +93,7 @@ def main() -> int:
         print(f"no broker on 127.0.0.1:{AMQP_PORT} ({exc!r}); run: python scripts/servers.py start", file=sys.stderr)
         return 2
     try:
-        publisher = conn.channel()
-        publisher.confirm_delivery()
-        for name in names:
-            publisher.queue_declare(name)
-            for i in range(MESSAGES):
-                publisher.basic_publish("", name, f"m{i}".encode())
-            consumer = conn.channel()
-            consumer.basic_qos(prefetch_count=PREFETCH)
-            consumer.basic_consume(name, lambda *_: None, auto_ack=False)
-        conn.process_data_events(time_limit=0.2)
+        declare_queues(conn, names)
         settle = wait_until_visible(names, owners)
         print(
             f"{args.queues} queues x {MESSAGES} messages, 1 consumer / {PREFETCH} unacked each "
@@ -115,11 +128,7 @@ def main() -> int:
     finally:
         if conn.is_open:
             conn.close()
-        cleanup = pika.BlockingConnection(pika.ConnectionParameters("127.0.0.1", AMQP_PORT))
-        channel = cleanup.channel()
-        for name in names:
-            channel.queue_delete(name)
-        cleanup.close()
+        delete_queues(names)
     return 0
 
 

@@ -285,6 +285,17 @@ def test_exporter_serves_the_system_survives_a_database_outage_and_never_shows_s
         back = exporter.metrics()
         assert value(back, m.SOURCE_UP, target="postgres:orders") == 1
         assert value(back, m.SAGA_INSTANCES, saga="Order", state="Placed") == 3
+
+        status = subprocess.run(
+            [sys.executable, "-m", "critterops", "status", "--from", exporter.url, "--format", "json"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert status.returncode == 1, status.stderr
+        problems = json.loads(status.stdout)["problems"]
+        assert {"store", "queue"} <= {p["area"] for p in problems}, problems  # orphans; 5 messages, no consumer
     finally:
         log = exporter.stop()
         channel.queue_delete(queue)
@@ -318,6 +329,49 @@ def test_status_once_shows_the_problems_and_exits_1(
     assert SECRET not in done.stdout + done.stderr
     text = subprocess.run(run, capture_output=True, text=True, env=env, timeout=60, check=False)
     assert text.returncode == 1 and "BackorderImpactViewProjection" in text.stdout and "orphaned" in text.stdout
+
+
+def test_status_refreshes_on_a_terminal_until_interrupted(rabbit: Rabbit) -> None:
+    import pty
+
+    leader, follower = pty.openpty()
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "critterops",
+            "status",
+            "--rabbitmq-management",
+            rabbit.management_url,
+            "--interval",
+            "0.3",
+        ],
+        stdin=follower,
+        stdout=follower,
+        stderr=follower,
+        env={**os.environ, "TERM": "xterm", "COLUMNS": "160"},
+    )
+    os.close(follower)
+    screen = b""
+    deadline = time.monotonic() + 20
+    while screen.count(b"critterops status") < 3 and time.monotonic() < deadline:
+        try:
+            screen += os.read(leader, 65536)
+        except OSError:
+            break
+    process.send_signal(signal.SIGINT)
+    try:
+        while True:
+            chunk = os.read(leader, 65536)
+            if not chunk:
+                break
+            screen += chunk
+    except OSError:
+        pass
+    assert process.wait(timeout=20) == 0
+    os.close(leader)
+    assert screen.count(b"critterops status") >= 3, "the screen refreshes"
+    assert b"rabbitmq" in screen and b"Traceback" not in screen
 
 
 @pytest.mark.parametrize(

@@ -18,8 +18,8 @@ def add_parser(sub: Any) -> None:
         help="show projections, dead letters, inbox/outbox, sagas and queues on one refreshing screen",
         description=(
             "Read the same sources as `critterops exporter` (or a running exporter with --from) and show the "
-            "state of the system with its problems highlighted. Refreshes until Ctrl-C; --once prints one "
-            "screen and exits 1 when there is a problem."
+            "state of the system with its problems highlighted. On a terminal it refreshes until Ctrl-C; "
+            "with --once, --format json or output to a pipe it prints once and exits 1 when there is a problem."
         ),
     )
     add_source_arguments(parser)
