@@ -304,6 +304,9 @@ def test_exporter_serves_the_system_survives_a_database_outage_and_never_shows_s
     assert SECRET not in log
     assert "postgres:orders is down" in log and "postgres:orders is back up" in log
     assert log.count("postgres:orders is down") == 1
+    # each schema lacks one kind of table: one line each for the whole run, outage included
+    assert log.count("no Wolverine tables") == 1 and "inventory: no Wolverine tables" in log
+    assert log.count("no Marten event store") == 1 and "orders: no Marten event store" in log
 
 
 def test_status_once_shows_the_problems_and_exits_1(

@@ -166,7 +166,7 @@ def alerts(ctx: KitContext) -> list[Alert]:
             found.append(_handler_failures(ctx, service))
     for service in services:
         if _durable_storage(service):
-            found.append(_heartbeat(ctx, service))
+            found += [_heartbeat(ctx, service), _no_leader(ctx, service)]
     for service in services:
         for saga in service.sagas:
             if service.marten is not None and saga.state_member:
@@ -640,6 +640,43 @@ def _heartbeat(ctx: KitContext, service: Service) -> Alert:
         _url(ctx, "WolverineNodeHeartbeatStale"),
         Case((Sample(_sel(m.NODE_HEARTBEAT_AGE, node, _exporter_labels()), "300+60x30"),), "10m", _items(node), 900),
         Case((Sample(_sel(m.NODE_HEARTBEAT_AGE, node, _exporter_labels()), "10x30"),), "10m"),
+        pending_at="1m",
+        schema=schema,
+        database=service.database,
+    )
+
+
+def _no_leader(ctx: KitContext, service: Service) -> Alert:
+    name = service.name
+    schema = message_schema(service)
+    store = {**FIXTURE_ENV, "service": name, "schema": schema}
+    node = {**store, "node": "1", "version": "1.0.0", "leader": "false"}
+    return Alert(
+        "WolverineNoLeader",
+        "nodes",
+        name,
+        "critical",
+        _agg("max by (environment, service, schema)", f'{m.LEADERS}{{service="{name}"}}')
+        + " == 0\nand on (environment, service, schema)\n"
+        + _agg("count by (environment, service, schema)", f'{m.NODE_INFO}{{service="{name}"}}')
+        + " > 0",
+        "2m",
+        f"No Wolverine node of {name} is leader",
+        _wrap(
+            f"{name} has nodes in {schema}.wolverine_nodes but none holds wolverine://leader: nobody assigns agents "
+            "(projection shards under managed distribution, durability agents), ejects dead nodes or recovers "
+            "their envelopes."
+        ),
+        _url(ctx, "WolverineNoLeader"),
+        Case(
+            (Sample(_sel(m.LEADERS, store, _exporter_labels()), "0x30"), Sample(_sel(m.NODE_INFO, node), "1x30")),
+            "10m",
+            _items(store),
+            0,
+        ),
+        Case(
+            (Sample(_sel(m.LEADERS, store, _exporter_labels()), "1x30"), Sample(_sel(m.NODE_INFO, node), "1x30")), "10m"
+        ),
         pending_at="1m",
         schema=schema,
         database=service.database,

@@ -838,6 +838,54 @@ def _heartbeat_page(ctx: KitContext, rules: list[Alert]) -> _Page:
     )
 
 
+def _no_leader_page(ctx: KitContext, rules: list[Alert]) -> _Page:
+    services = _services(ctx, rules)
+    diagnosis: list[str] = []
+    for service in services:
+        schema = message_schema(service)
+        diagnosis += [
+            _heading(service, schema),
+            "",
+            *_sql(
+                f"SELECT a.id AS agent, n.node_number, n.version FROM {schema}.wolverine_node_assignments a",
+                f"  JOIN {schema}.wolverine_nodes n ON n.id = a.node_id WHERE a.id LIKE 'wolverine://leader%';",
+                f"SELECT * FROM {schema}.wolverine_node_records",
+                " WHERE event_name IN ('LeadershipAssumed', 'NodeStopped', 'DormantNodeEjected')",
+                " ORDER BY timestamp DESC LIMIT 20;",
+                "-- the leader lock is a PostgreSQL advisory lock: who holds advisory locks?",
+                "SELECT pid, application_name, state, backend_start FROM pg_stat_activity",
+                " WHERE pid IN (SELECT pid FROM pg_locks WHERE locktype = 'advisory');",
+            ),
+            *_sh(_logs(service.name, "leader|Leader|advisory|Npgsql|Exception")),
+        ]
+    return _Page(
+        "The service has rows in `wolverine_nodes`, but no node holds the `wolverine://leader` assignment in "
+        "`wolverine_node_assignments`. The leader is elected through a PostgreSQL advisory lock and assigns "
+        "every other agent.",
+        [
+            "- `critterops status` shows the store with nodes and `leader` not `yes`.",
+            "- No recent `LeadershipAssumed` in `wolverine_node_records`.",
+        ],
+        [
+            "- Agents are not (re)assigned: projection shards under managed distribution, scheduled-message and "
+            "durability agents stop moving on nodes that lose them.",
+            "- Dead nodes are not ejected, so their inbox/outbox rows stay orphaned "
+            "(see [WolverineEnvelopesOrphaned](WolverineEnvelopesOrphaned.md)).",
+        ],
+        diagnosis,
+        [
+            "- **A session holds the advisory lock but its node is gone** (a stuck connection): terminate that "
+            "backend (`SELECT pg_terminate_backend(<pid>)`); a live node takes the lock within seconds.",
+            "- **All nodes are stale rows** (the pods are gone): restart the service so a node starts and takes "
+            "leadership:",
+            "",
+            *_sh(_restart(ctx, "$SVC")),
+        ],
+        _rollback(ctx, ["Roll back if the leaderless state began with a deployment (compare `version`)."]),
+        [f"- Leadership keeps failing: {_owners(services)}; database locks and connections: the database owner."],
+    )
+
+
 def _handler_page(ctx: KitContext, rules: list[Alert]) -> _Page:
     services = _services(ctx, rules)
     failed = ctx.policy.metrics.handler_failed
@@ -1274,6 +1322,7 @@ _PAGES: dict[str, Callable[[KitContext, list[Alert]], _Page]] = {
     "WolverineInboxBacklogGrowing": _inbox_page,
     "WolverineEnvelopesOrphaned": _orphaned_page,
     "WolverineNodeHeartbeatStale": _heartbeat_page,
+    "WolverineNoLeader": _no_leader_page,
     "WolverineHandlerFailureRateHigh": _handler_page,
     "SagaStuckInState": _saga_page,
     "RabbitMqQueueWithoutConsumers": _no_consumer_page,
