@@ -511,7 +511,7 @@ def test_yamllint(build: Any, tmp_path: Path) -> None:
     result = validate.yamllint(tmp_path)
     if result.skipped:
         pytest.skip(result.skipped)
-    assert result.checked == 5 and result.ok, result.problems
+    assert result.checked == 6 and result.ok, result.problems
 
 
 # ─── golden files ────────────────────────────────────────────────────────────────────────────────

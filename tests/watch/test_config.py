@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
+import yaml
 
 from critterops.discover import discover
 from critterops.errors import ConfigError
-from critterops.watch.config import Overrides, load_config, parse_config, targets_summary
+from critterops.watch.config import (
+    PG_PASSWORD_ENV,
+    RABBITMQ_PASSWORD_ENV,
+    ExporterConfig,
+    Overrides,
+    config_document,
+    load_config,
+    parse_config,
+    targets_summary,
+)
 
 NO_ENV: dict[str, str] = {}
 
@@ -130,6 +141,8 @@ def test_without_a_model_one_connection_reads_the_public_schema() -> None:
         ("exporter:\n  limits: {projection_lag: -1}\n  postgres: [{url: 'host=a'}]\n", "out of range"),
         ("exporter: {}\n", "no source to read"),
         ("exporter:\n  sagas: {Order: {state: Status}}\n  postgres: [{url: 'host=a'}]\n", "which schema holds"),
+        ("exporter:\n  rabbitmq: {management: 'http://h:1', queues: [a]}\n", "expected a mapping of queue names"),
+        ("exporter:\n  rabbitmq: {management: 'http://h:1', queues: {q: {svc: a}}}\n", "did you mean 'service'"),
         ("", "no source to read"),
     ],
 )
@@ -148,3 +161,51 @@ def test_the_policy_file_with_an_exporter_section_still_loads(tmp_path: Path) ->
     assert load_policy(tmp_path).thresholds.projection_lag_events == 50
     cfg = load_config(tmp_path / "critterops.yaml", environ={})
     assert cfg.postgres[0].name == "o" and cfg.source == str(tmp_path / "critterops.yaml")
+
+
+CRITTERSUPPLY = Path(os.environ.get("CRITTEROPS_CRITTERSUPPLY", "/tmp/cs"))
+
+
+@pytest.mark.parametrize(
+    "which",
+    [
+        "example",
+        pytest.param(
+            "crittersupply",
+            marks=pytest.mark.skipif(not CRITTERSUPPLY.is_dir(), reason=f"no CritterSupply clone at {CRITTERSUPPLY}"),
+        ),
+    ],
+)
+def test_the_kits_exporter_file_reads_back_to_the_same_targets_as_repo(which: str, pawmart: Path) -> None:
+    """observability/critterops-exporter.yaml runs without --repo and reads what --repo would."""
+    system = discover(str(pawmart if which == "example" else CRITTERSUPPLY))
+    environ = {PG_PASSWORD_ENV: "x", RABBITMQ_PASSWORD_ENV: "y"}
+    text = yaml.safe_dump(config_document(system), sort_keys=False)
+    standalone = parse_config(text, "critterops-exporter.yaml", None, Overrides(), environ)
+    with_repo = parse_config(
+        "exporter:\n  postgres: [{url: 'postgresql://critterops@postgres:5432/{database}'}]\n"
+        "  rabbitmq: {management: 'http://rabbitmq:15672'}\n",
+        "critterops.yaml",
+        system,
+        Overrides(),
+        {},
+    )
+
+    def shape(cfg: ExporterConfig) -> list[tuple[object, ...]]:
+        return sorted(
+            (
+                t.name,
+                t.conninfo,
+                s.schema,
+                s.service,
+                s.bounded_context,
+                tuple((g.name, g.table, g.state_member) for g in s.sagas),
+            )
+            for t in cfg.postgres
+            for s in t.schemas
+        )
+
+    assert shape(standalone) == shape(with_repo) and len(shape(standalone)) >= 4
+    assert standalone.rabbitmq is not None and standalone.rabbitmq.password == "y"
+    assert with_repo.rabbitmq is not None and standalone.rabbitmq.owners == with_repo.rabbitmq.owners != ()
+    assert standalone.listen == ("0.0.0.0", 9180)

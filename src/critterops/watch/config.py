@@ -61,7 +61,7 @@ DEFAULT_IDLE_AFTER: Final = "5m"
 _TOP = ("listen", "timeout", "min_interval", "postgres", "rabbitmq", "sagas", "limits")
 _PG = ("name", "url", "password_env", "databases", "schemas")
 _SCHEMA = ("schema", "service", "bounded_context", "database", "events", "wolverine")
-_RABBIT = ("management", "prometheus", "user", "password_env", "vhost")
+_RABBIT = ("management", "prometheus", "user", "password_env", "vhost", "queues")
 _SAGA = ("state", "idle_after", "table", "service", "schema")
 _LIMITS = (
     "projection_lag",
@@ -418,8 +418,27 @@ class Reader:
         vhost = item.get("vhost", "/")
         if vhost is not None:
             vhost = self.text(vhost, (*path, "vhost"), "a virtual host such as /, or null for all")
-        owners = _queue_owners(system) if system is not None else ()
-        return RabbitTarget(management, prometheus, user, password, vhost, owners, timeout)
+        owners = {o.queue: o for o in (_queue_owners(system) if system is not None else ())}
+        owners.update(self.owners(item.get("queues"), (*path, "queues")))
+        return RabbitTarget(
+            management, prometheus, user, password, vhost, tuple(owners[q] for q in sorted(owners)), timeout
+        )
+
+    def owners(self, value: Any, path: KeyPath) -> dict[str, QueueOwner]:
+        """``queues: {queue: {service: ..., bounded_context: ...}}`` (or ``{queue: service}``)."""
+        if value is None:
+            return {}
+        if not isinstance(value, dict):
+            raise self.doc.error(path, f"expected a mapping of queue names to services, got {describe(value)}", None)
+        out: dict[str, QueueOwner] = {}
+        for queue, owner in value.items():
+            if isinstance(owner, str):
+                owner = {"service": owner}
+            item = section(self.doc, owner, (*path, queue), ("service", "bounded_context"))
+            service = self.text(item.get("service"), (*path, queue, "service"), "the consuming service's name")
+            context = str(item.get("bounded_context") or "")
+            out[queue] = QueueOwner(queue, service, context)
+        return out
 
     def http_url(self, value: Any, path: KeyPath) -> str | None:
         if value is None:
@@ -575,3 +594,75 @@ def redact_conninfo(conninfo: str) -> str:
         return "(connection string)"
     host = params.get("host") or params.get("hostaddr") or "localhost"
     return f"{host}:{params.get('port', 5432)}/{params.get('dbname', '')} as {params.get('user', '(default user)')}"
+
+
+# -- the kit's exporter configuration ---------------------------------------------------------------------------
+
+PG_PASSWORD_ENV: Final = "CRITTEROPS_PG_PASSWORD"
+RABBITMQ_PASSWORD_ENV: Final = "CRITTEROPS_RABBITMQ_PASSWORD"
+
+
+def config_document(system: System) -> dict[str, Any]:
+    """A complete ``exporter:`` section for ``system`` that needs no ``--repo``: every schema with its
+    service, bounded context and database, every saga with its schema, table and state member. The
+    deployment kit writes it; :func:`parse_config` reads it back to the same targets as ``--repo``."""
+    postgres_host = next((i.name for i in system.infrastructure if i.kind == "postgres"), "postgres")
+    schemas: dict[str | None, list[dict[str, Any]]] = {}
+    sagas: dict[str, dict[str, Any]] = {}
+    for target, database in _schemas_from_model(system, {}):
+        entry: dict[str, Any] = {"schema": target.schema, "service": target.service}
+        if target.bounded_context:
+            entry["bounded_context"] = target.bounded_context
+        if database:
+            entry["database"] = database
+        schemas.setdefault(database, []).append(entry)
+        for saga in target.sagas:
+            setting: dict[str, Any] = {"schema": target.schema, "table": saga.table, "idle_after": DEFAULT_IDLE_AFTER}
+            if saga.state_member:
+                setting["state"] = saga.state_member
+            sagas[saga.name] = setting
+    postgres: list[dict[str, Any]] = []
+    named = [
+        entry
+        for database, entries in sorted(schemas.items(), key=lambda kv: kv[0] or "")
+        if database
+        for entry in entries
+    ]
+    if named:
+        postgres.append(
+            {
+                "url": f"postgresql://critterops@{postgres_host}:5432/{{database}}",
+                "password_env": PG_PASSWORD_ENV,
+                "schemas": named,
+            }
+        )
+    if schemas.get(None):  # the code names no database: Npgsql's default is the user's own
+        postgres.append(
+            {
+                "name": "default",
+                "url": f"postgresql://critterops@{postgres_host}:5432/postgres",
+                "password_env": PG_PASSWORD_ENV,
+                "schemas": [{k: v for k, v in entry.items() if k != "database"} for entry in schemas[None]],
+            }
+        )
+    section: dict[str, Any] = {"listen": "0.0.0.0:9180", "timeout": DEFAULT_TIMEOUT}
+    if postgres:
+        section["postgres"] = postgres
+    if any(listen.transport == "rabbitmq" for s in system.services for listen in s.listens):
+        broker = next((i.name for i in system.infrastructure if i.kind == "rabbitmq"), "rabbitmq")
+        section["rabbitmq"] = {
+            "management": f"http://{broker}:15672",
+            "prometheus": f"http://{broker}:15692",
+            "user": "critterops",
+            "password_env": RABBITMQ_PASSWORD_ENV,
+            "vhost": "/",
+            "queues": {
+                owner.queue: {"service": owner.service, "bounded_context": owner.bounded_context}
+                if owner.bounded_context
+                else {"service": owner.service}
+                for owner in _queue_owners(system)
+            },
+        }
+    if sagas:
+        section["sagas"] = dict(sorted(sagas.items()))
+    return {"exporter": section}
