@@ -135,8 +135,9 @@ def set_progression(conn: Conn, schema: str, name: str, last_seq_id: int) -> Non
 
 
 def add_dead_letter_events(conn: Conn, schema: str, shard: str, count: int) -> None:
-    """``count`` poisoned events of ``shard`` in ``mt_doc_deadletterevent``."""
-    projection = shard.split(":", 1)[0]
+    """``count`` poisoned events of ``shard`` (``Trip:All`` or ``Trip:V2:All``) in ``mt_doc_deadletterevent``,
+    stored as JasperFx does: ``ProjectionName`` is the name, ``ShardName`` only the shard key (no version)."""
+    projection, key = shard.split(":", 1)[0], shard.rsplit(":", 1)[-1]
     _run(
         conn,
         "INSERT INTO {s}.mt_doc_deadletterevent (id, data, mt_dotnet_type)"
@@ -145,7 +146,7 @@ def add_dead_letter_events(conn: Conn, schema: str, shard: str, count: int) -> N
         "  'EventSequence', i), 'JasperFx.Events.Daemon.DeadLetterEvent, JasperFx.Events'"
         " FROM generate_series(1, %(n)s) AS i",
         schema,
-        {"p": projection, "s": shard, "n": count},
+        {"p": projection, "s": key, "n": count},
     )
 
 

@@ -119,9 +119,32 @@ exporter:
     ]
 
 
+def test_two_databases_without_a_model_keep_their_series_apart() -> None:
+    cfg = config("", overrides=Overrides(postgres=("host=127.0.0.1 dbname=shop", "host=127.0.0.1 dbname=billing")))
+    assert [(t.name, [s.service for s in t.schemas]) for t in cfg.postgres] == [
+        ("shop", ["shop"]),
+        ("billing", ["billing"]),
+    ]
+
+
+def test_database_names_cannot_inject_connection_parameters() -> None:
+    text = """
+exporter:
+  postgres:
+    - url: host=127.0.0.1 user=u dbname={database}
+      schemas: [{schema: a, service: a, database: 'my db host=evil.example'}]
+"""
+    from psycopg.conninfo import conninfo_to_dict
+
+    params = conninfo_to_dict(config(text).postgres[0].conninfo)
+    assert params["dbname"] == "my db host=evil.example" and params["host"] == "127.0.0.1"
+
+
 def test_without_a_model_one_connection_reads_the_public_schema() -> None:
     cfg = config("", overrides=Overrides(postgres=("postgresql://u@127.0.0.1/shop",)))
-    assert [(s.schema, s.events, s.wolverine) for s in cfg.postgres[0].schemas] == [("public", None, None)]
+    assert [(s.schema, s.service, s.events, s.wolverine) for s in cfg.postgres[0].schemas] == [
+        ("public", "shop", None, None)
+    ]
 
 
 @pytest.mark.parametrize(
@@ -141,6 +164,12 @@ def test_without_a_model_one_connection_reads_the_public_schema() -> None:
         ("exporter:\n  limits: {projection_lag: -1}\n  postgres: [{url: 'host=a'}]\n", "out of range"),
         ("exporter: {}\n", "no source to read"),
         ("exporter:\n  sagas: {Order: {state: Status}}\n  postgres: [{url: 'host=a'}]\n", "which schema holds"),
+        ("exporter:\n  sagas: {O: {schema: o, limits: {A: soon}}}\n  postgres: [{url: 'host=a'}]\n", "not a duration"),
+        ("exporter:\n  timeout: 10h\n  postgres: [{url: 'host=a'}]\n", "longer than 5 minutes"),
+        ("exporter:\n  listen: ':²'\n  postgres: [{url: 'host=a'}]\n", "is not a port"),
+        ("exporter:\n  postgres: [{url: 'host=a', schemas: 5}]\n", "expected a list"),
+        ("exporter:\n  rabbitmq: {management: 'http://[::1:15672'}\n", "is not a URL"),
+        ("exporter:\n  postgres: [{url: 'postgresql://u:s3cr%zz@h/db'}]\n", "not a PostgreSQL connection string"),
         ("exporter:\n  rabbitmq: {management: 'http://h:1', queues: [a]}\n", "expected a mapping of queue names"),
         ("exporter:\n  rabbitmq: {management: 'http://h:1', queues: {q: {svc: a}}}\n", "did you mean 'service'"),
         ("", "no source to read"),
@@ -148,7 +177,7 @@ def test_without_a_model_one_connection_reads_the_public_schema() -> None:
 )
 def test_bad_configuration_is_a_clear_error(text: str, fragment: str) -> None:
     message = error_of(text)
-    assert fragment in message
+    assert fragment in message and "s3cr" not in message
     assert message.startswith(("critterops.yaml:", "critterops.yaml"))
 
 
@@ -209,3 +238,4 @@ def test_the_kits_exporter_file_reads_back_to_the_same_targets_as_repo(which: st
     assert standalone.rabbitmq is not None and standalone.rabbitmq.password == "y"
     assert with_repo.rabbitmq is not None and standalone.rabbitmq.owners == with_repo.rabbitmq.owners != ()
     assert standalone.listen == ("0.0.0.0", 9180)
+    assert set(standalone.limits.saga_state_limits) == set(with_repo.limits.saga_state_limits), "status agrees"

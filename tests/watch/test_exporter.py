@@ -83,6 +83,7 @@ def test_a_hung_source_is_reported_down_and_not_read_twice() -> None:
     second = values(exporter)
     assert time.monotonic() - started < 1.5
     assert first[(m.SOURCE_UP, "postgres:orders")] == 0 and second[(m.SOURCE_UP, "postgres:orders")] == 0
+    assert second[(m.SCRAPE_DURATION, "postgres:orders")] > 0.2, "a stuck read reports how long it has taken"
     assert hung.calls == 1, "a read still running is not started again"
     assert fine.calls == 2
     hung.release.set()
@@ -130,6 +131,10 @@ def test_http_endpoints() -> None:
         assert caught.value.code == 404
         with pytest.raises(BackendError, match=r"cannot listen on 127\.0\.0\.1"):
             bind(exporter, "127.0.0.1", server.server_address[1])
+        with pytest.raises(BackendError, match="cannot listen on"):
+            bind(exporter, "no-such-host-" + "x" * 70, 9180)
+        six = bind(exporter, "::1", 0)  # IPv6 literals listen on IPv6
+        six.server_close()
     finally:
         server.shutdown()
         server.server_close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import socket
 import time
@@ -177,16 +178,23 @@ def test_dead_letter_events_per_shard_with_zero_for_clean_shards(db: Conn, pg_da
     ct.append_events(db, "inventory", 10)
     for name in ("HighWaterMark", "StockLevelView:All", "BackorderImpactView:All"):
         ct.set_progression(db, "inventory", name, 10)
+    ct.set_progression(db, "inventory", "Trip:V2:All", 10)
+    ct.set_progression(db, "inventory", "Trip:V3:All", 4)  # blue/green: the new version catching up
     ct.add_dead_letter_events(db, "inventory", "StockLevelView:All", 3)
-    ct.add_dead_letter_events(db, "inventory", "Retired:V1:All", 1)  # a shard no longer in the progression table
+    ct.add_dead_letter_events(db, "inventory", "Trip:V3:All", 2)  # stored as Trip + All: the newest version
+    ct.add_dead_letter_events(db, "inventory", "Retired:All", 1)  # a shard no longer in the progression table
 
     result = ok(collector(pg_database, clock, INVENTORY).collect())
 
     assert values(result, m.PROJECTION_DEAD_LETTER_EVENTS, "projection") == {
         "BackorderImpactView:All": 0,
-        "Retired:V1:All": 1,
+        "Retired:All": 1,
         "StockLevelView:All": 3,
+        "Trip:V2:All": 0,
+        "Trip:V3:All": 2,
     }
+    stored = db.execute("SELECT DISTINCT data ->> 'ShardName' FROM inventory.mt_doc_deadletterevent").fetchall()
+    assert stored == [("All",)], "the fixture stores what JasperFx stores"
 
 
 def test_without_dead_letter_table_no_dead_letter_series(db: Conn, pg_database: str, clock: FakeClock) -> None:
@@ -508,6 +516,13 @@ def test_the_connection_is_read_only_and_named(db: Conn, pg_database: str) -> No
         with pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
             conn.execute("CREATE TABLE orders.intruder (id int)")
         assert conn.execute("SELECT 1").fetchone() == (1,), "still usable after a refused write"
+
+
+def test_options_in_the_connection_string_are_kept_and_cannot_undo_read_only(pg_database: str) -> None:
+    conninfo = f"{pg_database} options='-c search_path=orders -c default_transaction_read_only=off'"
+    with connect(dataclasses.replace(target(pg_database, ORDERS), conninfo=conninfo)) as conn:
+        assert conn.execute("SHOW search_path").fetchone() == ("orders",)
+        assert conn.execute("SHOW default_transaction_read_only").fetchone() == ("on",)
 
 
 def test_statement_timeout_is_the_targets_timeout(pg_database: str) -> None:

@@ -114,3 +114,17 @@ def test_json_is_valid_and_the_screen_names_the_problems() -> None:
     screen = console.export_text()
     assert "CRITICAL" in screen and "Stuck:All" in screen and "stalled for 10m" in screen
     assert "orders-placed" in screen and "AlertFeedView:All" in screen
+
+
+def test_names_are_printed_as_they_are_not_as_markup() -> None:
+    from rich.console import Console
+
+    samples = [
+        sample(m.QUEUE_MESSAGES, 4, vhost="/", queue="orders[/x]"),
+        sample(m.QUEUE_CONSUMERS, 0, vhost="/", queue="orders[/x]"),
+        sample(m.SAGA_OLDEST_IN_STATE, 9e9, service="o", bounded_context="O", saga="Order", state="[bold]Odd"),
+    ]
+    console = Console(width=160, record=True, color_system=None)
+    console.print(render_status(assess(samples, Limits(), at=0)))
+    screen = console.export_text()
+    assert "orders[/x]" in screen and "[bold]Odd" in screen

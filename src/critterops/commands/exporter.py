@@ -49,9 +49,7 @@ def run(args: argparse.Namespace) -> int:
     config = load(args, listen=args.listen)
     for warning in config.warnings:
         log.warning("%s", warning)
-    exporter = Exporter(
-        build_collectors(config), min_interval_s=config.min_interval_s, deadline_s=config.timeout_s * 3 + 1
-    )
+    exporter = Exporter(build_collectors(config), min_interval_s=config.min_interval_s, deadline_s=config.deadline_s)
     if args.once:
         try:
             scrape = exporter.scrape()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import time
 from typing import Any
@@ -32,8 +33,8 @@ def add_parser(sub: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from critterops.watch.config import Limits
 
-    if args.interval <= 0:
-        raise UserError("--interval must be above 0 seconds")
+    if not math.isfinite(args.interval) or not 0 < args.interval <= 3600:
+        raise UserError("--interval must be a number of seconds above 0 and at most 3600")
     once = args.once or args.format == "json" or not sys.stdout.isatty()
     if args.from_url:
         limits = load(args, require_sources=False).limits if (args.config or args.repo) else Limits()
@@ -74,7 +75,7 @@ def _direct_reader(config: Any) -> tuple[Any, Any]:
     from critterops.watch.exporter import Exporter
     from critterops.watch.status import assess
 
-    exporter = Exporter(build_collectors(config), min_interval_s=0.0, deadline_s=config.timeout_s * 3 + 1)
+    exporter = Exporter(build_collectors(config), min_interval_s=0.0, deadline_s=config.deadline_s)
 
     def read(limits: Any) -> Any:
         scrape = exporter.scrape()

@@ -43,8 +43,15 @@ def _cell(text: str, problem: bool, severity: str = "warning") -> Text:
     return Text(text, style=_SEVERITY_STYLE[severity]) if problem else Text(text)
 
 
+class _Table(Table):
+    """Cells are text, never rich markup: a queue or state named ``x[/y]`` prints as it is."""
+
+    def add_row(self, *cells: Any, **kwargs: Any) -> None:
+        super().add_row(*(Text(cell) if isinstance(cell, str) else cell for cell in cells), **kwargs)
+
+
 def _table(title: str, *columns: str) -> Table:
-    table = Table(title=title, title_justify="left", title_style="bold", expand=False, pad_edge=False)
+    table = _Table(title=Text(title, style="bold"), title_justify="left", expand=False, pad_edge=False)
     for i, column in enumerate(columns):
         table.add_column(column, justify="left" if i < 2 else "right", no_wrap=i < 2)
     return table
@@ -174,9 +181,11 @@ def _sagas(status: Status, subjects: set[str]) -> Table:
 
 
 def _queues(status: Status, subjects: set[str]) -> Table:
-    shown = [q for q in status.queues if q.messages or q.queue in subjects][:MAX_QUEUES]
-    idle = len(status.queues) - len(shown)
-    title = "RabbitMQ queues" + (f" ({idle} more, empty)" if idle else "")
+    busy = [q for q in status.queues if q.messages or q.queue in subjects]
+    shown = busy[:MAX_QUEUES]
+    cut, empty = len(busy) - len(shown), len(status.queues) - len(busy)
+    notes = [f"{cut} more with messages not shown" if cut else "", f"{empty} empty not shown" if empty else ""]
+    title = "RabbitMQ queues" + (f" ({', '.join(n for n in notes if n)})" if cut or empty else "")
     table = _table(title, "queue", "consumer", "ready", "unacked", "consumers", "in", "out")
     for r in shown:
         bad = r.queue in subjects

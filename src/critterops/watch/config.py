@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from critterops.configfile import (
+    DURATION,
     Doc,
     KeyPath,
     check_bool,
@@ -57,12 +58,13 @@ from critterops.watch.targets import PostgresTarget, QueueOwner, RabbitTarget, S
 DEFAULT_LISTEN: Final = ("127.0.0.1", 9180)
 DEFAULT_TIMEOUT: Final = "2s"
 DEFAULT_IDLE_AFTER: Final = "5m"
+MAX_TIMEOUT_S: Final = 300.0  # a read must finish within a scrape interval; larger values overflow timers
 
 _TOP = ("listen", "timeout", "min_interval", "postgres", "rabbitmq", "sagas", "limits")
 _PG = ("name", "url", "password_env", "databases", "schemas")
 _SCHEMA = ("schema", "service", "bounded_context", "database", "events", "wolverine")
 _RABBIT = ("management", "prometheus", "user", "password_env", "vhost", "queues")
-_SAGA = ("state", "idle_after", "table", "service", "schema")
+_SAGA = ("state", "idle_after", "table", "service", "schema", "limits")
 _LIMITS = (
     "projection_lag",
     "stalled_after",
@@ -100,6 +102,12 @@ class ExporterConfig:
     limits: Limits = field(default_factory=Limits)
     warnings: tuple[str, ...] = ()
     source: str | None = None
+
+    @property
+    def deadline_s(self) -> float:
+        """How long one read of a source may take in all: a read runs several statements (each bounded by
+        ``timeout``), so a slow but healthy database gets room; a dead one is cut off by the connect timeout."""
+        return max(10.0, self.timeout_s * 4 + 1)
 
     @property
     def targets(self) -> tuple[str, ...]:
@@ -170,6 +178,8 @@ def parse_config(
     else:
         listen = reader.listen(top.get("listen"), (*path, "listen"))
     timeout = seconds(check_duration(doc, top.get("timeout", DEFAULT_TIMEOUT), (*path, "timeout"), positive=True))
+    if timeout > MAX_TIMEOUT_S:
+        raise doc.error((*path, "timeout"), f"{top.get('timeout')} is longer than 5 minutes", "from 1ms to 5m, e.g. 2s")
     min_interval = seconds(check_duration(doc, top.get("min_interval", "1s"), (*path, "min_interval")))
     sagas = reader.saga_settings(top.get("sagas"), (*path, "sagas"))
     if system is None:
@@ -210,6 +220,11 @@ def parse_config(
             "or --postgres URL / --rabbitmq-management URL"
         )
     limits = reader.limits(top.get("limits"), (*path, "limits"), system)
+    configured = tuple((name, state, limit) for name, setting in sagas.items() for state, limit in setting.limits)
+    if configured:  # the file's per-state limits win over the ones the model implies
+        keys = {(name, state) for name, state, _ in configured}
+        kept = tuple(entry for entry in limits.saga_state_limits if (entry[0], entry[1]) not in keys)
+        limits = replace(limits, saga_state_limits=(*configured, *kept))
     return ExporterConfig(
         listen=listen,
         timeout_s=timeout,
@@ -229,6 +244,7 @@ class _SagaSetting:
     table: str | None
     service: str | None
     schema: str | None
+    limits: tuple[tuple[str, float], ...] = ()  # (state, seconds; inf for "never")
 
 
 class Reader:
@@ -257,7 +273,7 @@ class Reader:
             raise self.doc.error(path, f"{describe(value)} is not host:port", allowed)
         host, _, port = value.rpartition(":")
         host = host.strip("[]") or DEFAULT_LISTEN[0]
-        if not port.isdigit() or not 0 <= int(port) < 65536:
+        if not re.fullmatch(r"[0-9]{1,5}", port) or not 0 <= int(port) < 65536:
             raise self.doc.error(path, f"{port!r} is not a port", allowed)
         return host, int(port)
 
@@ -297,7 +313,10 @@ class Reader:
         wanted = item.get("databases")
         if wanted is not None and (not isinstance(wanted, list) or not all(isinstance(d, str) for d in wanted)):
             raise self.doc.error((*path, "databases"), f"expected a list of names, got {describe(wanted)}", "a list")
-        explicit = [self.schema(s, (*path, "schemas", i)) for i, s in enumerate(item.get("schemas") or [])]
+        listed = item.get("schemas")
+        if listed is not None and not isinstance(listed, list):
+            raise self.doc.error((*path, "schemas"), f"expected a list, got {describe(listed)}", "a list of schemas")
+        explicit = [self.schema(s, (*path, "schemas", i)) for i, s in enumerate(listed or [])]
         by_database: dict[str | None, list[SchemaTarget]] = {}
         for target, db in explicit:
             by_database.setdefault(db, []).append(_with_sagas(target, sagas))
@@ -326,7 +345,7 @@ class Reader:
                     continue
                 name = f"{item['name']}-{db}" if item.get("name") else db
                 schemas = tuple(by_database[db])
-                out.append(PostgresTarget(name, conninfo.replace("{database}", db), schemas, password, timeout))
+                out.append(PostgresTarget(name, _with_database(conninfo, db), schemas, password, timeout))
             return out
         schemas_list = by_database.pop(database, []) + by_database.pop(None, [])
         if not explicit and not schemas_list and by_database and len(by_database) == 1:
@@ -338,7 +357,9 @@ class Reader:
                 f"{db}, not {database}; add a connection for it (or use {{database}} in the URL)"
             )
         if not schemas_list:
-            schemas_list = [SchemaTarget("public", "", "")] if system is None else []
+            # without a model the connection is the only name: two databases' public schemas stay apart
+            own = str(item.get("name") or database or "postgres")
+            schemas_list = [SchemaTarget("public", own, "")] if system is None else []
             if not schemas_list:
                 warnings.append(f"{_where(self.doc, path)}: no service of the system keeps its tables in {database}")
                 return []
@@ -353,10 +374,11 @@ class Reader:
         probe = url.replace("{database}", "critterops_placeholder")
         try:
             params = pgconninfo.conninfo_to_dict(probe)
-        except Exception as error:  # psycopg.ProgrammingError: the message quotes no password
-            problem = str(error).splitlines()[0] if str(error) else type(error).__name__
+        except Exception:  # psycopg.ProgrammingError quotes the offending part, which may be the password
             raise self.doc.error(
-                path, f"not a PostgreSQL connection string ({problem})", "postgresql://user@host:5432/db"
+                path,
+                "not a PostgreSQL connection string (check quoting, spaces and %-escapes)",
+                "postgresql://user@host:5432/db or host=... dbname=...",
             ) from None
         password = params.pop("password", None)
         if "host" not in params and "hostaddr" not in params:
@@ -400,8 +422,30 @@ class Reader:
             if schema is not None:
                 schema = self.ident(schema, (*path, name, "schema"), "schema").lower()
             service = item.get("service")
-            out[name] = _SagaSetting(state, idle, table, None if service is None else str(service), schema)
+            limits = self.state_limits(item.get("limits"), (*path, name, "limits"))
+            out[name] = _SagaSetting(state, idle, table, None if service is None else str(service), schema, limits)
         return out
+
+    def state_limits(self, value: Any, path: KeyPath) -> tuple[tuple[str, float], ...]:
+        """``limits: {Placed: 5m, Delivered: 30d, Completed: never}``: how long a saga may stay in a state."""
+        if value is None:
+            return ()
+        if not isinstance(value, dict):
+            raise self.doc.error(path, f"expected a mapping of states to durations, got {describe(value)}", None)
+        out: list[tuple[str, float]] = []
+        for state, limit in value.items():
+            if limit == "never":
+                out.append((state, float("inf")))
+                continue
+            days = re.fullmatch(r"([0-9]+)d", limit) if isinstance(limit, str) else None
+            if days:
+                out.append((state, int(days.group(1)) * 86400.0))
+                continue
+            allowed = "a duration such as 5m, 2h or 30d, or never"
+            if not isinstance(limit, str) or DURATION.fullmatch(limit) is None:
+                raise self.doc.error((*path, state), f"{describe(limit)} is not a duration", allowed)
+            out.append((state, seconds(limit)))
+        return tuple(out)
 
     # -- RabbitMQ --------------------------------------------------------------------------------------------
 
@@ -445,7 +489,10 @@ class Reader:
             return None
         allowed = "http://host:port or https://host:port, without credentials (use user and password_env)"
         url = self.text(value, path, allowed)
-        parts = urllib.parse.urlsplit(url)
+        try:
+            parts = urllib.parse.urlsplit(url)
+        except ValueError:
+            raise self.doc.error(path, f"{url!r} is not a URL", allowed) from None
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise self.doc.error(path, f"{url!r} is not an http(s) URL", allowed)
         if parts.username or parts.password:
@@ -532,6 +579,13 @@ def _with_sagas(target: SchemaTarget, sagas: Mapping[str, _SagaSetting]) -> Sche
     return replace(target, sagas=found) if found else target
 
 
+def _with_database(conninfo: str, database: str) -> str:
+    """The template with ``dbname`` set through libpq's own quoting (a name with spaces stays one name)."""
+    from psycopg import conninfo as pgconninfo
+
+    return pgconninfo.make_conninfo(conninfo.replace("{database}", "critterops_placeholder"), dbname=database)
+
+
 def _stores_in_postgres(service: Service) -> bool:
     if service.marten is not None:
         return True
@@ -554,6 +608,15 @@ def _queue_owners(system: System) -> tuple[QueueOwner, ...]:
             if listen.transport == "rabbitmq" and listen.queue not in owners:
                 owners[listen.queue] = QueueOwner(listen.queue, service.name, service.bounded_context)
     return tuple(owners[q] for q in sorted(owners))
+
+
+def _show_limit(limit: float) -> str:
+    if limit == float("inf"):
+        return "never"
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if limit >= size and limit % size == 0:
+            return f"{int(limit // size)}{unit}"
+    return f"{int(limit)}s"
 
 
 def _saga_state_limits(system: System) -> tuple[tuple[str, str, float], ...]:
@@ -620,6 +683,11 @@ def config_document(system: System) -> dict[str, Any]:
             setting: dict[str, Any] = {"schema": target.schema, "table": saga.table, "idle_after": DEFAULT_IDLE_AFTER}
             if saga.state_member:
                 setting["state"] = saga.state_member
+            limits = {
+                state: _show_limit(limit) for name, state, limit in _saga_state_limits(system) if name == saga.name
+            }
+            if limits:
+                setting["limits"] = limits
             sagas[saga.name] = setting
     postgres: list[dict[str, Any]] = []
     named = [

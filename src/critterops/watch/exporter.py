@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import json
 import logging
+import socket
+import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -67,7 +69,7 @@ class Exporter:
         self._wall = wall
         self._pool = ThreadPoolExecutor(max_workers=max(1, len(self.collectors)), thread_name_prefix="collect")
         self._lock = threading.Lock()
-        self._running: dict[str, Future[SourceResult]] = {}
+        self._running: dict[str, tuple[Future[SourceResult], float]] = {}  # future, monotonic start
         self._errors = {c.target: 0 for c in self.collectors}
         self._up: dict[str, bool] = {}
         self._noted: set[str] = set()
@@ -82,11 +84,11 @@ class Exporter:
             futures: list[tuple[Collector, Future[SourceResult] | None]] = []
             for collector in self.collectors:
                 running = self._running.get(collector.target)
-                if running is not None and not running.done():
+                if running is not None and not running[0].done():
                     futures.append((collector, None))  # still stuck in the previous read
                     continue
                 future = self._pool.submit(_collect_safely, collector)
-                self._running[collector.target] = future
+                self._running[collector.target] = (future, started)
                 futures.append((collector, future))
             results = [self._result(collector, future, started) for collector, future in futures]
             for result in results:
@@ -102,7 +104,10 @@ class Exporter:
 
     def _result(self, collector: Collector, future: Future[SourceResult] | None, started: float) -> SourceResult:
         if future is None:
-            return SourceResult(collector.target, False, 0.0, error="the previous read has not finished yet")
+            since = time.monotonic() - self._running[collector.target][1]
+            return SourceResult(
+                collector.target, False, since, error=f"the previous read has not finished after {since:.0f} s"
+            )
         left = max(0.0, self.deadline_s - (time.monotonic() - started))
         try:
             return future.result(timeout=left)
@@ -174,13 +179,24 @@ class ExporterServer(ThreadingHTTPServer):
 
     def __init__(self, address: tuple[str, int], exporter: Exporter) -> None:
         self.exporter = exporter
+        if ":" in address[0]:  # an IPv6 literal such as :: or ::1
+            self.address_family = socket.AF_INET6
         super().__init__(address, _Handler)
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        """A scraper that gives up (its scrape_timeout) closes the connection mid-answer: not an error."""
+        error = sys.exc_info()[1]
+        if isinstance(error, ConnectionError | TimeoutError):
+            log.debug("%s went away: %s", client_address, error)
+            return
+        log.error("answering %s failed: %s", client_address, error)
 
 
 class _Handler(BaseHTTPRequestHandler):
     server: ExporterServer
     server_version = "critterops-exporter"
     protocol_version = "HTTP/1.1"
+    timeout = 60  # an idle keep-alive connection does not hold a thread for ever
 
     def do_GET(self) -> None:
         self._serve(body=True)
@@ -219,8 +235,8 @@ def bind(exporter: Exporter, host: str, port: int) -> ExporterServer:
     """The server listening on ``host:port`` (port 0 picks a free one); BackendError if it cannot."""
     try:
         return ExporterServer((host, port), exporter)
-    except OSError as error:
-        reason = error.strerror or str(error)
+    except (OSError, ValueError, UnicodeError, OverflowError) as error:
+        reason = getattr(error, "strerror", None) or str(error)
         raise BackendError(
             f"cannot listen on {host}:{port}: {reason}; choose another address with --listen host:port"
         ) from None

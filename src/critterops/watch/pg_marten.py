@@ -9,6 +9,7 @@ here, by watching ``last_seq_id`` across reads (:class:`StallTracker`).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -39,7 +40,11 @@ _EVENTS = sql.SQL(
     " LEFT JOIN {s}.mt_event_progression AS p ON p.name NOT LIKE %(mark_prefix)s"
     " ORDER BY p.name"
 )
-_DEAD_LETTERS = sql.SQL("SELECT d.data ->> %(field)s, count(*) FROM {s}.{t} AS d GROUP BY 1")
+# JasperFx's DeadLetterEvent stores ProjectionName = ShardName.Name and ShardName = ShardName.ShardKey
+# ("All"): the version is not recorded, so rows are matched to progression rows in Python.
+_DEAD_LETTERS = sql.SQL(
+    "SELECT d.data ->> 'ProjectionName', d.data ->> 'ShardName', count(*) FROM {s}.{t} AS d GROUP BY 1, 2"
+)
 
 
 def events_statement(schema: str) -> Statement:
@@ -52,7 +57,7 @@ def events_statement(schema: str) -> Statement:
 
 def dead_letter_statement(schema: str) -> Statement:
     query = _DEAD_LETTERS.format(s=sql.Identifier(schema), t=sql.Identifier(DEAD_LETTER_TABLE))
-    return Statement(DEAD_LETTER_TABLE, query, {"field": "ShardName"})
+    return Statement(DEAD_LETTER_TABLE, query, {})
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,11 +131,31 @@ def event_samples(store: EventStore, stalled: Mapping[str, float], labels: Mappi
 def dead_letter_samples(
     rows: list[tuple[Any, ...]], shards: tuple[str, ...], labels: Mapping[str, str]
 ) -> list[Sample]:
-    """Poisoned events per shard; 0 for every known shard without any, so alerts see the series."""
+    """Poisoned events per shard; 0 for every known shard without any, so alerts see the series.
+
+    A dead letter names its projection and shard key but not the version, so ``Trip`` + ``All`` counts
+    against the newest ``Trip:V{n}:All`` row in the progression table (the version running now), or
+    ``Trip:All`` when no row matches."""
     counts = dict.fromkeys(shards, 0)
-    for shard, count in rows:
-        counts[str(shard or "")] = int(count)
+    for projection, key, count in rows:
+        shard = _owning_shard(str(projection or ""), str(key or "All"), shards)
+        counts[shard] = counts.get(shard, 0) + int(count)
     return [
         sample(m.PROJECTION_DEAD_LETTER_EVENTS, count, **labels, projection=shard)
         for shard, count in sorted(counts.items())
     ]
+
+
+_VERSIONED = re.compile(r"(?P<name>.+?)(?::V(?P<version>[0-9]+))?:(?P<key>[^:]+)")
+
+
+def _owning_shard(projection: str, key: str, shards: tuple[str, ...]) -> str:
+    best, best_version = f"{projection}:{key}", 0
+    for shard in shards:
+        match = _VERSIONED.fullmatch(shard)
+        if match is None or match["name"] != projection or match["key"] != key:
+            continue
+        version = int(match["version"] or 1)
+        if version >= best_version:
+            best, best_version = shard, version
+    return best

@@ -113,9 +113,13 @@ def envelope_samples(rows: list[tuple[Any, ...]], labels: Mapping[str, str], *, 
 
 def dead_letter_samples(rows: list[tuple[Any, ...]], labels: Mapping[str, str]) -> list[Sample]:
     """Counts by message and exception type; the oldest age only when there is a row to be old."""
+    counts: dict[tuple[str, str], int] = {}
+    for message_type, exception_type, count, _ in rows:  # NULL and '' are one series: add them up
+        key = (str(message_type or ""), str(exception_type or ""))
+        counts[key] = counts.get(key, 0) + int(count)
     out = [
-        sample(m.DEAD_LETTERS, count, **labels, message_type=message_type or "", exception_type=exception_type or "")
-        for message_type, exception_type, count, _ in rows
+        sample(m.DEAD_LETTERS, count, **labels, message_type=message_type, exception_type=exception_type)
+        for (message_type, exception_type), count in sorted(counts.items())
     ]
     ages = [age for *_, age in rows if age is not None]
     if ages:

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import psycopg
+from psycopg import sql
 
 from critterops.watch import pg_marten, pg_sagas, pg_wolverine
 from critterops.watch.pg_layout import Connection, Layout, Statement, introspect
@@ -41,14 +42,25 @@ _SECRETS = (
 
 def connect(target: PostgresTarget) -> Connection:
     """A connection with the collector's settings: autocommit, read-only transactions, the target's
-    timeout for connecting (whole seconds), statements and lock waits. Raises psycopg.Error."""
+    timeout for connecting (whole seconds), statements and lock waits. Raises psycopg.Error.
+
+    The settings go in the startup ``options`` (after any the connection string has) and are checked
+    with ``SHOW``: a connection pooler that drops startup options silently gets them as session
+    ``SET`` commands instead, so no read ever runs without the read-only guard and the timeouts."""
     timeout_ms = max(1, round(target.timeout_s * 1000))
-    return psycopg.connect(
+    settings = {
+        "default_transaction_read_only": "on",
+        "statement_timeout": str(timeout_ms),
+        "lock_timeout": str(timeout_ms),
+    }
+    ours = " ".join(f"-c {name}={value}" for name, value in settings.items())
+    given = psycopg.conninfo.conninfo_to_dict(target.conninfo).get("options")
+    conn = psycopg.connect(
         target.conninfo,
         autocommit=True,
         connect_timeout=max(1, math.ceil(target.timeout_s)),
         application_name=APPLICATION_NAME,
-        options=f"-c default_transaction_read_only=on -c statement_timeout={timeout_ms} -c lock_timeout={timeout_ms}",
+        options=f"{given} {ours}" if given else ours,
         password=target.password,
         # a server that vanishes mid-query (network partition) must not hold the read until TCP gives up
         keepalives=1,
@@ -57,6 +69,15 @@ def connect(target: PostgresTarget) -> Connection:
         keepalives_count=3,
         tcp_user_timeout=timeout_ms * 3,
     )
+    try:
+        row = conn.execute("SHOW default_transaction_read_only").fetchone()
+        if row is None or row[0] != "on":
+            for name, value in settings.items():
+                conn.execute(sql.SQL("SET {} = {}").format(sql.Identifier(name), sql.Literal(value)))
+    except BaseException:
+        conn.close()
+        raise
+    return conn
 
 
 def describe(error: BaseException, target: PostgresTarget) -> str:

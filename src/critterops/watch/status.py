@@ -349,7 +349,7 @@ def _projection_problems(rows: list[ProjectionRow], limits: Limits) -> list[Prob
                     "projection",
                     subject,
                     f"stalled for {_duration(r.stalled_s)} at sequence {_n(r.last_sequence or 0)}, "
-                    f"{_n(r.lag or 0)} events behind",
+                    f"{_n(r.lag or r.head_lag or 0)} events behind",
                 )
             )
         elif r.lag is not None and r.lag > limits.projection_lag:

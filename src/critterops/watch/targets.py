@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,7 +40,7 @@ class PostgresTarget:
     name: str
     conninfo: str
     schemas: tuple[SchemaTarget, ...]
-    password: str | None = None
+    password: str | None = field(default=None, repr=False)
     timeout_s: float = 2.0  # connect timeout and statement_timeout
 
     @property
@@ -65,7 +65,7 @@ class RabbitTarget:
     management_url: str | None
     prometheus_url: str | None = None
     user: str = "guest"
-    password: str | None = None
+    password: str | None = field(default=None, repr=False)
     vhost: str | None = "/"
     owners: tuple[QueueOwner, ...] = ()
     timeout_s: float = 2.0
