@@ -153,6 +153,17 @@ def fill_inventory(conn: psycopg.Connection) -> None:
     ct.add_dead_letter_events(conn, "inventory", "AlertFeedView:All", 2)
 
 
+def fill_system(server: PrivatePostgres) -> None:
+    """Two databases as CritterSupply has them: orders (Wolverine, a saga) and inventory (Marten events)."""
+    with server.connect() as conn:
+        conn.execute("CREATE DATABASE orders")
+        conn.execute("CREATE DATABASE inventory")
+    with server.connect("orders") as conn:
+        fill_orders(conn)
+    with server.connect("inventory") as conn:
+        fill_inventory(conn)
+
+
 def write_config(folder: Path, pg_port: int, rabbit: Rabbit, management: str | None = None) -> Path:
     path = folder / "critterops.yaml"
     path.write_text(
@@ -221,13 +232,7 @@ def value(metrics: dict, name: str, **labels: str) -> float:
 def test_exporter_serves_the_system_survives_a_database_outage_and_never_shows_secrets(
     private_pg: PrivatePostgres, rabbit: Rabbit, unique: str, tmp_path: Path
 ) -> None:
-    with private_pg.connect() as conn:
-        conn.execute("CREATE DATABASE orders")
-        conn.execute("CREATE DATABASE inventory")
-    with private_pg.connect("orders") as conn:
-        fill_orders(conn)
-    with private_pg.connect("inventory") as conn:
-        fill_inventory(conn)
+    fill_system(private_pg)
     queue = f"fulfillment-requests-{unique}"
     amqp = pika.BlockingConnection(pika.ConnectionParameters("127.0.0.1", rabbit.amqp_port))
     channel = amqp.channel()
@@ -312,13 +317,7 @@ def test_exporter_serves_the_system_survives_a_database_outage_and_never_shows_s
 def test_status_once_shows_the_problems_and_exits_1(
     private_pg: PrivatePostgres, rabbit: Rabbit, tmp_path: Path
 ) -> None:
-    with private_pg.connect() as conn:
-        conn.execute("CREATE DATABASE orders")
-        conn.execute("CREATE DATABASE inventory")
-    with private_pg.connect("orders") as conn:
-        fill_orders(conn)
-    with private_pg.connect("inventory") as conn:
-        fill_inventory(conn)
+    fill_system(private_pg)
     config = write_config(tmp_path, private_pg.port, rabbit)
     env = {**os.environ, "TEST_PG_PASSWORD": SECRET}
     run = [sys.executable, "-m", "critterops", "status", "--once", "--config", str(config)]

@@ -13,7 +13,7 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from critterops.watch.status import Status
+from critterops.watch.status import Status, human_duration
 
 _SEVERITY_STYLE = {"critical": "bold red", "warning": "yellow"}
 MAX_QUEUES = 25
@@ -28,15 +28,7 @@ def _rate(value: float | None) -> str:
 
 
 def _age(value: float | None) -> str:
-    if value is None:
-        return "—"
-    if value < 120:
-        return f"{value:.0f}s"
-    if value < 7200:
-        return f"{value / 60:.0f}m"
-    if value < 172800:
-        return f"{value / 3600:.1f}h"
-    return f"{value / 86400:.1f}d"
+    return "—" if value is None else human_duration(value)
 
 
 def _cell(text: str, problem: bool, severity: str = "warning") -> Text:

@@ -314,9 +314,12 @@ def _queues(index: _Index) -> list[QueueRow]:
 # --- problems --------------------------------------------------------------------------------------------------
 
 
-def _duration(value: float) -> str:
+def human_duration(value: float) -> str:
+    """``42s``, ``5m``, ``2.5h``, ``3.0d`` or ``forever``: the unit a person reads at a glance."""
     if value == float("inf"):
         return "forever"
+    if value != value:
+        return "?"
     if value < 120:
         return f"{value:.0f}s"
     if value < 7200:
@@ -348,7 +351,7 @@ def _projection_problems(rows: list[ProjectionRow], limits: Limits) -> list[Prob
                     "critical",
                     "projection",
                     subject,
-                    f"stalled for {_duration(r.stalled_s)} at sequence {_n(r.last_sequence or 0)}, "
+                    f"stalled for {human_duration(r.stalled_s)} at sequence {_n(r.last_sequence or 0)}, "
                     f"{_n(r.lag or r.head_lag or 0)} events behind",
                 )
             )
@@ -408,8 +411,8 @@ def _store_problems(rows: list[StoreRow], limits: Limits) -> list[Problem]:
                     "warning",
                     "store",
                     subject,
-                    f"{r.stale_nodes} node(s) without a heartbeat for over {_duration(limits.heartbeat_stale_s)} "
-                    f"(oldest {_duration(r.max_heartbeat_age_s or 0)})",
+                    f"{r.stale_nodes} node(s) without a heartbeat for over {human_duration(limits.heartbeat_stale_s)} "
+                    f"(oldest {human_duration(r.max_heartbeat_age_s or 0)})",
                 )
             )
         if r.orphaned > limits.orphaned:
@@ -431,8 +434,8 @@ def _saga_problems(rows: list[SagaRow]) -> list[Problem]:
             "warning",
             "saga",
             f"{r.service}/{r.saga}/{r.state}",
-            f"the oldest of {_n(r.instances)} has been in {r.state} for {_duration(r.oldest_in_state_s)} "
-            f"(limit {_duration(r.limit_s)})",
+            f"the oldest of {_n(r.instances)} has been in {r.state} for {human_duration(r.oldest_in_state_s)} "
+            f"(limit {human_duration(r.limit_s)})",
         )
         for r in rows
         if r.oldest_in_state_s is not None and r.limit_s is not None and r.oldest_in_state_s > r.limit_s
