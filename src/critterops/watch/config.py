@@ -40,7 +40,6 @@ from pathlib import Path
 from typing import Any, Final
 
 from critterops.configfile import (
-    DURATION,
     Doc,
     KeyPath,
     check_bool,
@@ -432,19 +431,18 @@ class Reader:
             return ()
         if not isinstance(value, dict):
             raise self.doc.error(path, f"expected a mapping of states to durations, got {describe(value)}", None)
+        from critterops.generate.observability import duration_seconds  # Prometheus units, days included
+
         out: list[tuple[str, float]] = []
         for state, limit in value.items():
             if limit == "never":
                 out.append((state, float("inf")))
                 continue
-            days = re.fullmatch(r"([0-9]+)d", limit) if isinstance(limit, str) else None
-            if days:
-                out.append((state, int(days.group(1)) * 86400.0))
-                continue
-            allowed = "a duration such as 5m, 2h or 30d, or never"
-            if not isinstance(limit, str) or DURATION.fullmatch(limit) is None:
-                raise self.doc.error((*path, state), f"{describe(limit)} is not a duration", allowed)
-            out.append((state, seconds(limit)))
+            try:
+                out.append((state, duration_seconds(limit)))
+            except (ValueError, TypeError):
+                allowed = "a duration such as 5m, 2h, 30d or 2w, or never"
+                raise self.doc.error((*path, state), f"{describe(limit)} is not a duration", allowed) from None
         return tuple(out)
 
     # -- RabbitMQ --------------------------------------------------------------------------------------------
