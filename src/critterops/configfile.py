@@ -19,12 +19,15 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from critterops.errors import ConfigError
 
 DURATION = re.compile(r"([0-9]+)(ms|s|m|h)")
-_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+LONG_DURATION = re.compile(r"([0-9]+)(ms|s|m|h|d|w)")
+"""Prometheus' units: saga and alert limits are counted in days and weeks."""
+_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
 
 
-def seconds(duration: str) -> float:
-    """``"5m"`` → 300.0. Raises ValueError for anything that is not ``<digits><ms|s|m|h>``."""
-    match = DURATION.fullmatch(duration)
+def seconds(duration: str, pattern: re.Pattern[str] = DURATION) -> float:
+    """``"5m"`` → 300.0; with ``pattern=LONG_DURATION`` also ``"31d"``. Raises ValueError for anything
+    else (TypeError for a value that is not text)."""
+    match = pattern.fullmatch(duration)
     if match is None:
         raise ValueError(f"not a duration: {duration!r} (expected e.g. 500ms, 30s, 5m, 1h)")
     return int(match.group(1)) * _UNIT_SECONDS[match.group(2)]

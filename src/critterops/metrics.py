@@ -97,6 +97,9 @@ SOURCE_UP: Final = "critterops_up"
 SCRAPE_ERRORS: Final = "critterops_scrape_errors_total"
 SCRAPE_DURATION: Final = "critterops_scrape_duration_seconds"
 
+RABBITMQ_DLQ: Final = "wolverine-dead-letter-queue"
+"""Wolverine's default dead-letter queue (and exchange): one per broker and vhost, shared by every service."""
+
 # --- applications and the broker ----------------------------------------------------------------------------------
 
 WOLVERINE_SUCCEEDED: Final = "wolverine_messages_succeeded_total"

@@ -30,9 +30,11 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from critterops import metrics as m
+from critterops.configfile import LONG_DURATION, seconds
 from critterops.generate import yamlio
 from critterops.generate.context import KitContext
 from critterops.model import Saga, Service, System
+from critterops.model.storage import durable_storage, events_schema, message_schema
 from critterops.watch.config import PG_PASSWORD_ENV, RABBITMQ_PASSWORD_ENV, config_document
 
 HEADER: Final = (
@@ -45,7 +47,7 @@ EXPORTER_JOB: Final = "critterops-exporter"
 EXPORTER_PORT: Final = 9180
 COLLECTOR_PROMETHEUS_PORT: Final = 8889
 RABBITMQ_PROMETHEUS_PORT: Final = 15692
-RABBITMQ_DLQ: Final = "wolverine-dead-letter-queue"
+RABBITMQ_DLQ: Final = m.RABBITMQ_DLQ
 DEAD_LETTER_LIMIT: Final = 100
 HEARTBEAT_LIMIT_SECONDS: Final = 120
 
@@ -161,12 +163,12 @@ def alerts(ctx: KitContext) -> list[Alert]:
         if _async_projections(service):
             found += _projection_alerts(ctx, service)
     for service in services:
-        if _durable_storage(service):
+        if durable_storage(service):
             found += _storage_alerts(ctx, service)
         if _handles_messages(service):
             found.append(_handler_failures(ctx, service))
     for service in services:
-        if _durable_storage(service):
+        if durable_storage(service):
             found += [_heartbeat(ctx, service), _no_leader(ctx, service)]
     for service in services:
         for saga in service.sagas:
@@ -195,16 +197,6 @@ def _async_projections(service: Service) -> list[str]:
     return [p.name for p in service.marten.projections if p.lifecycle == "Async"]
 
 
-def _durable_storage(service: Service) -> bool:
-    """Wolverine keeps envelopes in PostgreSQL (the tables the exporter reads)."""
-    w = service.wolverine
-    if w is None or not w.message_storage:
-        return False
-    if w.message_storage == "efcore":
-        return service.ef_core is not None and service.ef_core.provider == "npgsql"
-    return w.message_storage in ("marten", "postgresql")
-
-
 def _handles_messages(service: Service) -> bool:
     w = service.wolverine
     return w is not None and bool(w.handlers or w.handled_messages or service.listens)
@@ -216,18 +208,6 @@ def _serves_http(service: Service) -> bool:
 
 def _rabbit_queues(service: Service) -> list[str]:
     return sorted({listen.queue for listen in service.listens if listen.transport == "rabbitmq"})
-
-
-def events_schema(service: Service) -> str:
-    """Marten's ``DatabaseSchemaName`` (``public`` when not set)."""
-    return service.schema or "public"
-
-
-def message_schema(service: Service) -> str:
-    """Where Wolverine's envelope tables live: its own schema, else Marten's, else ``public``."""
-    if service.wolverine is not None and service.wolverine.message_schema:
-        return service.wolverine.message_schema
-    return service.schema or "public"
 
 
 def rabbitmq_name(system: System) -> str | None:
@@ -615,7 +595,7 @@ def _handler_failures(ctx: KitContext, service: Service) -> Alert:
         ),
         Case((Sample(_sel(failed, bad), f"0+{calm}x40"), Sample(_sel(succeeded, ok), f"0+{100 - calm}x40")), "20m"),
         pending_at="5m",
-        schema=message_schema(service) if _durable_storage(service) else None,
+        schema=message_schema(service) if durable_storage(service) else None,
         database=service.database,
     )
 
@@ -1012,16 +992,9 @@ def _percent(share: float) -> str:
     return f"{share * 100:g}%"
 
 
-_DURATION = re.compile(r"([0-9]+)(ms|s|m|h|d|w)")
-_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-
-
 def duration_seconds(duration: str) -> float:
     """``"31d"`` → 2678400.0 (Prometheus durations: ms, s, m, h, d, w)."""
-    match = _DURATION.fullmatch(duration)
-    if match is None:
-        raise ValueError(f"not a duration: {duration!r}")
-    return int(match.group(1)) * _UNITS[match.group(2)]
+    return seconds(duration, LONG_DURATION)
 
 
 # -- Prometheus template functions, for the expected annotations in the unit tests ------------------------------
@@ -1578,7 +1551,7 @@ def service_dashboard(ctx: KitContext, service: Service) -> dict[str, Any]:
             "ms",
         )
         targets = [(f"sum by (message_type) (increase({mt.dead_letters}{{{job}}}[{RATE}]))", "new: {{message_type}}")]
-        if _durable_storage(service):
+        if durable_storage(service):
             targets.append(
                 (
                     f"sum by (message_type, exception_type) ({m.DEAD_LETTERS}{{{svc}}})",
@@ -1608,7 +1581,7 @@ def service_dashboard(ctx: KitContext, service: Service) -> dict[str, Any]:
             "Skipped (dead-letter) events",
             [(f"max by (projection) ({m.PROJECTION_DEAD_LETTER_EVENTS}{{{svc}}})", "{{projection}}")],
         )
-    if _durable_storage(service):
+    if durable_storage(service):
         b.row("Durable inbox and outbox (Wolverine)")
         b.panel("Outbox by destination", [(f"sum by (destination) ({mt.outbox_backlog}{{{svc}}})", "{{destination}}")])
         b.panel("Inbox by status", [(f"sum by (status) ({m.INBOX_PENDING}{{{svc}}})", "{{status}}")])
@@ -1704,7 +1677,7 @@ def overview_dashboard(ctx: KitContext) -> dict[str, Any]:
             ],
             "percentunit",
         )
-    if any(_durable_storage(s) for s in services):
+    if any(durable_storage(s) for s in services):
         b.row("Durable state")
         b.panel("Dead letters by service", [(f"sum by (service) ({m.DEAD_LETTERS}{{{ENV}}})", "{{service}}")])
         b.panel("Outbox by service", [(f"sum by (service) ({mt.outbox_backlog}{{{ENV}}})", "{{service}}")])

@@ -21,12 +21,12 @@ from critterops.generate.observability import (
     RABBITMQ_DLQ,
     Alert,
     alerts,
-    events_schema,
-    message_schema,
     rabbitmq_name,
     saga_limits,
 )
 from critterops.model import Saga, Service
+from critterops.model.storage import events_schema, message_schema
+from critterops.watch.config import saga_table
 
 PROMETHEUS_NAMESPACE = "monitoring"
 PROMETHEUS_SERVICE = "prometheus"  # the Prometheus the analysis templates query: prometheus.monitoring.svc:9090
@@ -491,9 +491,11 @@ def _skipped_page(ctx: KitContext, rules: list[Alert]) -> _Page:
             _heading(service, schema),
             "",
             *_sql(
-                "SELECT data->>'ShardName' AS shard, data->>'ExceptionType' AS exception, count(*),",
+                "-- ProjectionName is the projection, ShardName only the shard key (All); the version is not stored",
+                "SELECT data->>'ProjectionName' AS projection, data->>'ShardName' AS shard,",
+                "       data->>'ExceptionType' AS exception, count(*),",
                 "       min((data->>'EventSequence')::bigint) AS first_seq, max(data->>'Timestamp') AS last_seen",
-                f"FROM {schema}.mt_doc_deadletterevent GROUP BY 1, 2 ORDER BY 3 DESC;",
+                f"FROM {schema}.mt_doc_deadletterevent GROUP BY 1, 2, 3 ORDER BY 4 DESC;",
                 "",
                 "-- the events themselves",
                 "SELECT e.seq_id, e.type, e.stream_id, e.timestamp, d.data->>'ExceptionMessage' AS error",
@@ -516,7 +518,8 @@ def _skipped_page(ctx: KitContext, rules: list[Alert]) -> _Page:
             line
             for service in services
             for line in _sql(
-                f"DELETE FROM {events_schema(service)}.mt_doc_deadletterevent WHERE data->>'ShardName' = '<shard>';"
+                f"DELETE FROM {events_schema(service)}.mt_doc_deadletterevent "
+                "WHERE data->>'ProjectionName' = '<projection>';"
             )
         ],
     ]
@@ -931,7 +934,7 @@ def _handler_page(ctx: KitContext, rules: list[Alert]) -> _Page:
 
 def _saga_table(service: Service, saga: Saga) -> str:
     schema = events_schema(service)
-    return f"{schema}.mt_doc_{saga.name.lower()}"
+    return f"{schema}.{saga_table(saga.name)}"
 
 
 def _saga_page(ctx: KitContext, rules: list[Alert]) -> _Page:

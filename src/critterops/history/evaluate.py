@@ -48,6 +48,7 @@ from critterops.history.metrics import (
 from critterops.history.mining import FEATURES, KAMEI_FEATURES, RULE_FEATURES, History, mine_history
 from critterops.history.model import fit, matrix
 from critterops.history.szz import GAP_PERCENTILE, Latency, SzzResult, find_inducers, fix_latency
+from critterops.jsonsafe import json_safe
 
 MIN_COMMITS = 60
 MIN_POSITIVES = 10
@@ -134,18 +135,8 @@ class HistoryReport:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able data (NaN becomes null)."""
-        data: dict[str, Any] = _json_safe(asdict(self))
+        data: dict[str, Any] = json_safe(asdict(self))
         return data
-
-
-def _json_safe(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _json_safe(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_json_safe(v) for v in value]
-    return value
 
 
 def evaluate_history(

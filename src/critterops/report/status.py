@@ -191,7 +191,3 @@ def _queues(status: Status, subjects: set[str]) -> Table:
             _rate(r.ack_rate),
         )
     return table
-
-
-def status_dict(status: Status) -> dict[str, Any]:
-    return status.to_dict()

@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from critterops.configfile import (
+    LONG_DURATION,
     Doc,
     KeyPath,
     check_bool,
@@ -51,7 +52,8 @@ from critterops.configfile import (
     section,
 )
 from critterops.errors import ConfigError
-from critterops.model.system import Saga, Service, System
+from critterops.model.storage import events_schema, message_schema, stores_in_postgres
+from critterops.model.system import Saga, System
 from critterops.watch.targets import PostgresTarget, QueueOwner, RabbitTarget, SagaTarget, SchemaTarget
 
 DEFAULT_LISTEN: Final = ("127.0.0.1", 9180)
@@ -107,10 +109,6 @@ class ExporterConfig:
         """How long one read of a source may take in all: a read runs several statements (each bounded by
         ``timeout``), so a slow but healthy database gets room; a dead one is cut off by the connect timeout."""
         return max(10.0, self.timeout_s * 4 + 1)
-
-    @property
-    def targets(self) -> tuple[str, ...]:
-        return (*(t.target for t in self.postgres), *((self.rabbitmq.target,) if self.rabbitmq else ()))
 
 
 @dataclass(frozen=True, slots=True)
@@ -431,15 +429,13 @@ class Reader:
             return ()
         if not isinstance(value, dict):
             raise self.doc.error(path, f"expected a mapping of states to durations, got {describe(value)}", None)
-        from critterops.generate.observability import duration_seconds  # Prometheus units, days included
-
         out: list[tuple[str, float]] = []
         for state, limit in value.items():
             if limit == "never":
                 out.append((state, float("inf")))
                 continue
             try:
-                out.append((state, duration_seconds(limit)))
+                out.append((state, seconds(limit, LONG_DURATION)))
             except (ValueError, TypeError):
                 allowed = "a duration such as 5m, 2h, 30d or 2w, or never"
                 raise self.doc.error((*path, state), f"{describe(limit)} is not a duration", allowed) from None
@@ -529,48 +525,38 @@ def _where(doc: Doc, path: KeyPath) -> str:
 # -- the model --------------------------------------------------------------------------------------------------
 
 
-def saga_table(saga: Saga) -> str:
-    """Marten's document table for a saga: ``mt_doc_`` + the lower-cased type name (nested types get the
-    declaring type's name and ``_`` in front, which the model does not record: set ``table`` then)."""
-    return f"mt_doc_{saga.name.lower()}"
+def saga_table(name: str) -> str:
+    """Marten's document table for a saga type: ``mt_doc_`` + the lower-cased type name (nested types get
+    the declaring type's name and ``_`` in front, which the model does not record: set ``table`` then)."""
+    return f"mt_doc_{name.lower()}"
 
 
 def _schemas_from_model(system: System, sagas: Mapping[str, _SagaSetting]) -> list[tuple[SchemaTarget, str | None]]:
     out: list[tuple[SchemaTarget, str | None]] = []
     for service in system.services:
-        if not _stores_in_postgres(service):
+        if not stores_in_postgres(service):
             continue
-        schema = (service.schema or "public").lower()
-        message_schema = (service.wolverine.message_schema if service.wolverine else None) or schema
+        schema = events_schema(service).lower()
+        messages = message_schema(service).lower()
         saga_targets = tuple(_saga_target(saga, sagas.get(saga.name)) for saga in service.sagas)
         events = bool(service.marten and service.marten.event_sourcing) or None
-        if message_schema.lower() == schema:
-            out.append(
-                (
-                    SchemaTarget(schema, service.name, service.bounded_context, events, None, saga_targets),
-                    service.database,
-                )
+        apart = messages != schema  # Wolverine's tables in a schema of their own
+        context = service.bounded_context
+        out.append(
+            (
+                SchemaTarget(schema, service.name, context, events, False if apart else None, saga_targets),
+                service.database,
             )
-        else:
-            out.append(
-                (
-                    SchemaTarget(schema, service.name, service.bounded_context, events, False, saga_targets),
-                    service.database,
-                )
-            )
-            out.append(
-                (
-                    SchemaTarget(message_schema.lower(), service.name, service.bounded_context, False, None),
-                    service.database,
-                )
-            )
+        )
+        if apart:
+            out.append((SchemaTarget(messages, service.name, context, False, None), service.database))
     return out
 
 
 def _with_sagas(target: SchemaTarget, sagas: Mapping[str, _SagaSetting]) -> SchemaTarget:
     """A schema written in the configuration gets the sagas configured for it (by schema or service)."""
     found = tuple(
-        SagaTarget(name, setting.table or f"mt_doc_{name.lower()}", setting.state, setting.idle_after_s)
+        SagaTarget(name, setting.table or saga_table(name), setting.state, setting.idle_after_s)
         for name, setting in sagas.items()
         if setting.schema == target.schema or (setting.service is not None and setting.service == target.service)
     )
@@ -584,18 +570,11 @@ def _with_database(conninfo: str, database: str) -> str:
     return pgconninfo.make_conninfo(conninfo.replace("{database}", "critterops_placeholder"), dbname=database)
 
 
-def _stores_in_postgres(service: Service) -> bool:
-    if service.marten is not None:
-        return True
-    wolverine = service.wolverine
-    return wolverine is not None and wolverine.message_storage in ("marten", "postgresql")
-
-
 def _saga_target(saga: Saga, setting: _SagaSetting | None) -> SagaTarget:
     if setting is None:
-        return SagaTarget(saga.name, saga_table(saga), saga.state_member, seconds(DEFAULT_IDLE_AFTER))
+        return SagaTarget(saga.name, saga_table(saga.name), saga.state_member, seconds(DEFAULT_IDLE_AFTER))
     return SagaTarget(
-        saga.name, setting.table or saga_table(saga), setting.state or saga.state_member, setting.idle_after_s
+        saga.name, setting.table or saga_table(saga.name), setting.state or saga.state_member, setting.idle_after_s
     )
 
 
@@ -670,6 +649,7 @@ def config_document(system: System) -> dict[str, Any]:
     postgres_host = next((i.name for i in system.infrastructure if i.kind == "postgres"), "postgres")
     schemas: dict[str | None, list[dict[str, Any]]] = {}
     sagas: dict[str, dict[str, Any]] = {}
+    state_limits = _saga_state_limits(system)
     for target, database in _schemas_from_model(system, {}):
         entry: dict[str, Any] = {"schema": target.schema, "service": target.service}
         if target.bounded_context:
@@ -681,9 +661,7 @@ def config_document(system: System) -> dict[str, Any]:
             setting: dict[str, Any] = {"schema": target.schema, "table": saga.table, "idle_after": DEFAULT_IDLE_AFTER}
             if saga.state_member:
                 setting["state"] = saga.state_member
-            limits = {
-                state: _show_limit(limit) for name, state, limit in _saga_state_limits(system) if name == saga.name
-            }
+            limits = {state: _show_limit(limit) for name, state, limit in state_limits if name == saga.name}
             if limits:
                 setting["limits"] = limits
             sagas[saga.name] = setting

@@ -20,6 +20,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
+from functools import cached_property
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from critterops import metrics as m
@@ -30,9 +31,10 @@ from critterops.watch.samples import Collector, Sample, SourceResult, sample
 log = logging.getLogger("critterops.exporter")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Scrape:
-    """One read of every source; ``errors`` are the cumulative error counts per target."""
+    """One read of every source; ``errors`` are the cumulative error counts per target. Scrapes that
+    share this read (within ``min_interval``) share its rendered text too."""
 
     results: tuple[SourceResult, ...]
     errors: tuple[tuple[str, int], ...]
@@ -48,8 +50,12 @@ class Scrape:
         out += [sample(m.SCRAPE_ERRORS, count, target=target) for target, count in self.errors]
         return out
 
-    def text(self) -> str:
+    @cached_property
+    def rendered(self) -> str:
         return render(self.samples())
+
+    def text(self) -> str:
+        return self.rendered
 
 
 class Exporter:

@@ -14,6 +14,7 @@ from critterops import metrics as m
 from critterops.watch.samples import Sample
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+_ORDER = {spec.name: i for i, spec in enumerate(m.CATALOG)}  # families in catalog order
 
 
 def escape_label(value: str) -> str:
@@ -40,9 +41,8 @@ def render(samples: Iterable[Sample]) -> str:
     by_name: dict[str, dict[tuple[tuple[str, str], ...], float]] = {}
     for item in samples:
         by_name.setdefault(item.name, {})[item.labels] = item.value
-    order = {spec.name: i for i, spec in enumerate(m.CATALOG)}
     lines: list[str] = []
-    for name in sorted(by_name, key=lambda n: (order.get(n, len(order)), n)):
+    for name in sorted(by_name, key=lambda n: (_ORDER.get(n, len(_ORDER)), n)):
         spec = m.spec(name)
         lines.append(f"# HELP {name} {escape_help(spec.help)}")
         lines.append(f"# TYPE {name} {spec.type}")

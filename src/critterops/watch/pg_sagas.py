@@ -123,9 +123,6 @@ class SagaTracker:
     def since(self) -> float | None:
         return None if self._watermark is None else self._watermark - SLACK_S
 
-    def __len__(self) -> int:
-        return len(self._sagas)
-
     def apply_scan(self, rows: list[tuple[Any, ...]]) -> set[int]:
         """Take in a scan's clock and saves; the buckets whose count no longer matches (to resync)."""
         counts = [0] * BUCKETS

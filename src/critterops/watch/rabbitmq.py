@@ -48,10 +48,10 @@ from typing import Any
 
 from critterops import metrics as m
 from critterops.watch import promtext
-from critterops.watch.samples import Sample, SourceResult
+from critterops.watch.samples import Sample, SourceResult, sample
 from critterops.watch.targets import QueueOwner, RabbitTarget
 
-DEAD_LETTER_QUEUE = "wolverine-dead-letter-queue"
+DEAD_LETTER_QUEUE = m.RABBITMQ_DLQ
 """Wolverine's default dead-letter queue (and exchange) on RabbitMQ: one per broker/vhost, shared by all services."""
 
 REPLY_QUEUE_PREFIX = "wolverine.response."
@@ -90,17 +90,6 @@ _SERIES = (
 )
 
 
-def _label_order(name: str) -> tuple[str, ...]:
-    """The catalog's label order for ``name``, checked once as :func:`sample` would check every call
-    (thousands of samples per read with hundreds of queues: the per-call catalog lookup dominated)."""
-    labels = m.spec(name).labels
-    unknown = {"vhost", "queue", "service", "bounded_context"} - set(labels)
-    if unknown:
-        raise ValueError(f"{name} has no label(s) {sorted(unknown)}; the catalog lists {labels}")
-    return labels
-
-
-_LABEL_ORDER = {name: _label_order(name) for name, _ in _SERIES}
 _MAX_BODY = 64 * 1024 * 1024
 _LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
@@ -311,15 +300,11 @@ class RabbitCollector:
                 "service": owner.service if owner else "",
                 "bounded_context": owner.bounded_context if owner else "",
             }
-            ordered: dict[tuple[str, ...], tuple[tuple[str, str], ...]] = {}
             for name, field in _SERIES:
                 value = getattr(queue, field)
                 if value is None or math.isnan(value):
                     continue
-                order = _LABEL_ORDER[name]
-                if order not in ordered:
-                    ordered[order] = tuple((key, labels.get(key, "")) for key in order)
-                out.append(Sample(name, ordered[order], float(value)))
+                out.append(sample(name, value, **labels))
         if replies:
             self._note_once(
                 notes,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -22,13 +21,23 @@ class Sample:
         return next((v for k, v in self.labels if k == key), "")
 
 
+_LABELS: dict[str, tuple[tuple[str, ...], frozenset[str]]] = {
+    spec.name: (spec.labels, frozenset(spec.labels)) for spec in m.CATALOG
+}
+
+
 def sample(name: str, value: float, **labels: str) -> Sample:
-    """A sample whose labels are ordered as the catalog lists them; unknown labels are a bug."""
-    spec = m.spec(name)
-    unknown = set(labels) - set(spec.labels)
-    if unknown:
-        raise ValueError(f"{name} has no label(s) {sorted(unknown)}; the catalog lists {spec.labels}")
-    return Sample(name, tuple((key, labels.get(key, "")) for key in spec.labels), float(value))
+    """A sample whose labels are ordered as the catalog lists them; unknown labels are a bug.
+    Called for every series of every read, so the catalog's label order is looked up once."""
+    try:
+        order, known = _LABELS[name]
+    except KeyError:
+        m.spec(name)  # raises the catalog's own KeyError
+        raise
+    if not known.issuperset(labels):
+        unknown = sorted(set(labels) - known)
+        raise ValueError(f"{name} has no label(s) {unknown}; the catalog lists {order}")
+    return Sample(name, tuple((key, labels.get(key, "")) for key in order), float(value))
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,10 +69,3 @@ class Collector(Protocol):
     def collect(self) -> SourceResult: ...
 
     def close(self) -> None: ...
-
-
-def group(samples: Iterable[Sample]) -> Mapping[str, list[Sample]]:
-    out: dict[str, list[Sample]] = {}
-    for item in samples:
-        out.setdefault(item.name, []).append(item)
-    return out

@@ -12,11 +12,12 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Final, Literal
 
 from critterops import metrics as m
+from critterops.jsonsafe import json_safe
 from critterops.watch.config import Limits
 from critterops.watch.samples import Sample
 
 SCHEMA: Final = "critterops.status/v1"
-RABBITMQ_DLQ: Final = "wolverine-dead-letter-queue"
+RABBITMQ_DLQ: Final = m.RABBITMQ_DLQ
 Severity = Literal["critical", "warning"]
 
 
@@ -116,19 +117,8 @@ class Status:
         return "critical" if "critical" in severities else ("warning" if severities else None)
 
     def to_dict(self) -> dict[str, Any]:
-        data = _finite(asdict(self))
+        data = json_safe(asdict(self))
         return {"schema": SCHEMA, **data, "worst": self.worst}
-
-
-def _finite(value: Any) -> Any:
-    """JSON has no infinity: a limit of "never" becomes null."""
-    if isinstance(value, float) and (value != value or value in (float("inf"), float("-inf"))):
-        return None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_finite(v) for v in value]
-    return value
 
 
 def assess(
