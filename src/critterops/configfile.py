@@ -10,6 +10,7 @@ import difflib
 import math
 import re
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -17,6 +18,36 @@ from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from critterops.errors import ConfigError
+
+CONFIG_FILE_NAMES = ("critterops.yaml", ".critterops.yaml")
+
+
+def find_config_file(root: Path, explicit: Path | None, flag: str) -> Path | None:
+    """``explicit`` (given with ``flag``; it must be a file), else ``critterops.yaml`` or
+    ``.critterops.yaml`` in ``root`` (both at once is an error), else None."""
+    if explicit is not None:
+        if not explicit.is_file():
+            what = "is a folder, not a file" if explicit.is_dir() else "does not exist"
+            raise ConfigError(f"the file {explicit} (given with {flag}) {what}; pass the path of a YAML file")
+        return explicit
+    found = [root / name for name in CONFIG_FILE_NAMES if (root / name).exists()]
+    if len(found) > 1:
+        raise ConfigError(
+            f"both {found[0]} and {found[1]} exist; critterops reads one configuration file, "
+            "so merge them into critterops.yaml and delete the other"
+        )
+    return found[0] if found else None
+
+
+def read_config_text(path: Path) -> str:
+    """The file's text (UTF-8, a byte-order mark allowed); ConfigError when it cannot be read."""
+    try:
+        return path.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {error.start}); save the file as UTF-8") from None
+    except OSError as error:
+        raise ConfigError(f"{path}: cannot be read ({error.strerror}); check that it is a readable file") from None
+
 
 DURATION = re.compile(r"([0-9]+)(ms|s|m|h)")
 LONG_DURATION = re.compile(r"([0-9]+)(ms|s|m|h|d|w)")

@@ -239,3 +239,16 @@ def test_the_kits_exporter_file_reads_back_to_the_same_targets_as_repo(which: st
     assert with_repo.rabbitmq is not None and standalone.rabbitmq.owners == with_repo.rabbitmq.owners != ()
     assert standalone.listen == ("0.0.0.0", 9180)
     assert set(standalone.limits.saga_state_limits) == set(with_repo.limits.saga_state_limits), "status agrees"
+
+
+def test_the_exporter_finds_its_file_like_the_policy_does(tmp_path: Path) -> None:
+    from critterops.watch.config import find_config
+
+    assert find_config(tmp_path, None) is None
+    (tmp_path / ".critterops.yaml").write_text("exporter: {}\n")
+    assert find_config(tmp_path, None) == tmp_path / ".critterops.yaml"
+    (tmp_path / "critterops.yaml").write_text("exporter: {}\n")
+    with pytest.raises(ConfigError, match="both .* exist"):
+        find_config(tmp_path, None)
+    with pytest.raises(ConfigError, match="given with --config"):
+        find_config(None, tmp_path / "missing.yaml")

@@ -65,6 +65,12 @@ from pathlib import Path
 from typing import Any, Final, cast
 
 from critterops.configfile import (
+    CONFIG_FILE_NAMES,
+    find_config_file,
+    read_config_text,
+    seconds,
+)
+from critterops.configfile import (
     Doc as _Doc,
 )
 from critterops.configfile import (
@@ -89,9 +95,6 @@ from critterops.configfile import (
     describe as _describe,
 )
 from critterops.configfile import (
-    seconds,
-)
-from critterops.configfile import (
     section as _section,
 )
 from critterops.configfile import (
@@ -99,7 +102,7 @@ from critterops.configfile import (
 )
 from critterops.errors import ConfigError
 
-POLICY_FILE_NAMES: Final = ("critterops.yaml", ".critterops.yaml")
+POLICY_FILE_NAMES: Final = CONFIG_FILE_NAMES
 POLICY_SCHEMA: Final = "critterops.policy/v1"
 STRATEGIES: Final = ("canary", "blue-green", "rolling")
 APPETITES: Final = ("fast", "automatic", "conservative")
@@ -236,28 +239,10 @@ def unknown_services(policy: Policy, known: set[str]) -> list[str]:
 def load_policy(repo_root: Path, explicit: Path | None = None) -> Policy:
     """The policy for the repository at ``repo_root``: the ``--policy`` file if given (it must exist),
     else ``critterops.yaml`` or ``.critterops.yaml`` at the root, else :func:`default_policy`."""
-    if explicit is not None:
-        if not explicit.is_file():
-            what = "is a folder, not a file" if explicit.is_dir() else "does not exist"
-            raise ConfigError(f"the policy file {explicit} (given with --policy) {what}; pass the path of a YAML file")
-        path = explicit
-    else:
-        found = [repo_root / name for name in POLICY_FILE_NAMES if (repo_root / name).exists()]
-        if len(found) > 1:
-            raise ConfigError(
-                f"both {found[0]} and {found[1]} exist; critterops reads one policy file, "
-                "so merge them into critterops.yaml and delete the other"
-            )
-        if not found:
-            return default_policy()
-        path = found[0]
-    try:
-        text = path.read_bytes().decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        raise ConfigError(f"{path}: not UTF-8 text (byte {error.start}); save the policy file as UTF-8") from None
-    except OSError as error:
-        raise ConfigError(f"{path}: cannot be read ({error.strerror}); check that it is a readable file") from None
-    return parse_policy(text, str(path))
+    path = find_config_file(repo_root, explicit, "--policy")
+    if path is None:
+        return default_policy()
+    return parse_policy(read_config_text(path), str(path))
 
 
 def parse_policy(text: str, source: str) -> Policy:

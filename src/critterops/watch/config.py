@@ -48,6 +48,8 @@ from critterops.configfile import (
     check_number,
     compose,
     describe,
+    find_config_file,
+    read_config_text,
     seconds,
     section,
 )
@@ -123,15 +125,9 @@ class Overrides:
 
 def find_config(repo: Path | None, explicit: Path | None) -> Path | None:
     """``--config`` if given (it must exist), else ``critterops.yaml``/``.critterops.yaml`` in ``--repo``."""
-    if explicit is not None:
-        if not explicit.is_file():
-            raise ConfigError(f"the configuration file {explicit} (given with --config) does not exist or is a folder")
-        return explicit
-    if repo is not None:
-        for name in ("critterops.yaml", ".critterops.yaml"):
-            if (repo / name).is_file():
-                return repo / name
-    return None
+    if repo is None and explicit is None:
+        return None
+    return find_config_file(repo or Path("."), explicit, "--config")
 
 
 def load_config(
@@ -145,11 +141,7 @@ def load_config(
     ConfigError (exit code 2) for anything invalid, including (when required) a configuration with no source."""
     text, source = "", "command line"
     if path is not None:
-        try:
-            text = path.read_bytes().decode("utf-8-sig")
-        except (OSError, UnicodeDecodeError) as error:
-            raise ConfigError(f"{path}: cannot be read as UTF-8 text ({error}); check the file") from None
-        source = str(path)
+        text, source = read_config_text(path), str(path)
     environ = os.environ if environ is None else environ
     return parse_config(text, source, system, overrides or Overrides(), environ, require_sources)
 
