@@ -248,7 +248,7 @@ def test_the_exporter_finds_its_file_like_the_policy_does(tmp_path: Path) -> Non
     (tmp_path / ".critterops.yaml").write_text("exporter: {}\n")
     assert find_config(tmp_path, None) == tmp_path / ".critterops.yaml"
     (tmp_path / "critterops.yaml").write_text("exporter: {}\n")
-    with pytest.raises(ConfigError, match="both .* exist"):
+    with pytest.raises(ConfigError, match=r"both .* exist"):
         find_config(tmp_path, None)
     with pytest.raises(ConfigError, match="given with --config"):
         find_config(None, tmp_path / "missing.yaml")
