@@ -112,7 +112,7 @@ def _projections(status: Status, subjects: set[str]) -> Table:
         "poison",
     )
     for r in status.projections:
-        bad = f"{r.service}/{r.projection}" in subjects
+        bad = r.subject in subjects
         table.add_row(
             r.service,
             r.projection,
@@ -140,8 +140,7 @@ def _stores(status: Status, subjects: set[str]) -> Table:
         "leader",
     )
     for r in status.stores:
-        bad = f"{r.service}/{r.schema}" in subjects
-        leader_bad = (bool(r.nodes) and r.leaders == 0) or (r.leaders or 0) > 1
+        bad = r.subject in subjects
         nodes = f"{r.nodes}" + (f" ({r.stale_nodes} stale)" if r.stale_nodes else "")
         table.add_row(
             r.service,
@@ -152,7 +151,11 @@ def _stores(status: Status, subjects: set[str]) -> Table:
             _cell(_num(r.orphaned), bad and r.orphaned > 0),
             _cell(_num(r.dead_letters), bad and r.dead_letters > 0),
             _cell(nodes, bool(r.stale_nodes)),
-            _cell("—" if r.leaders is None else ("yes" if r.leaders == 1 else _num(r.leaders)), leader_bad, "critical"),
+            _cell(
+                "—" if r.leaders is None else ("yes" if r.leaders == 1 else _num(r.leaders)),
+                r.leader_problem,
+                "critical",
+            ),
         )
     return table
 
@@ -160,7 +163,7 @@ def _stores(status: Status, subjects: set[str]) -> Table:
 def _sagas(status: Status, subjects: set[str]) -> Table:
     table = _table("Sagas", "service", "saga / state", "instances", "idle", "oldest in state", "limit")
     for r in status.sagas:
-        bad = f"{r.service}/{r.saga}/{r.state}" in subjects
+        bad = r.subject in subjects
         table.add_row(
             r.service,
             f"{r.saga} / {r.state or '(no state member)'}",

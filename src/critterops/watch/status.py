@@ -53,6 +53,10 @@ class ProjectionRow:
     stalled_s: float | None = None
     dead_letter_events: float | None = None
 
+    @property
+    def subject(self) -> str:
+        return f"{self.service}/{self.projection}"
+
 
 @dataclass(slots=True)
 class StoreRow:
@@ -75,6 +79,15 @@ class StoreRow:
     versions: list[str] = field(default_factory=list)
     top_dead_letters: list[tuple[str, str, float]] = field(default_factory=list)  # (message, exception, count)
 
+    @property
+    def subject(self) -> str:
+        return f"{self.service}/{self.schema}"
+
+    @property
+    def leader_problem(self) -> bool:
+        """Nodes and no leader, or more than one: the agents are not (or doubly) assigned."""
+        return (bool(self.nodes) and self.leaders == 0) or (self.leaders or 0) > 1
+
 
 @dataclass(slots=True)
 class SagaRow:
@@ -85,6 +98,10 @@ class SagaRow:
     idle: float | None = None
     oldest_in_state_s: float | None = None
     limit_s: float | None = None
+
+    @property
+    def subject(self) -> str:
+        return f"{self.service}/{self.saga}/{self.state}"
 
 
 @dataclass(slots=True)
@@ -334,7 +351,7 @@ def _source_problems(sources: list[SourceRow]) -> list[Problem]:
 def _projection_problems(rows: list[ProjectionRow], limits: Limits) -> list[Problem]:
     out: list[Problem] = []
     for r in rows:
-        subject = f"{r.service}/{r.projection}"
+        subject = r.subject
         if r.stalled_s is not None and r.stalled_s > limits.stalled_after_s:
             out.append(
                 Problem(
@@ -383,7 +400,7 @@ def _projection_problems(rows: list[ProjectionRow], limits: Limits) -> list[Prob
 def _store_problems(rows: list[StoreRow], limits: Limits) -> list[Problem]:
     out: list[Problem] = []
     for r in rows:
-        subject = f"{r.service}/{r.schema}"
+        subject = r.subject
         if r.nodes and r.leaders == 0:
             out.append(
                 Problem(
@@ -423,7 +440,7 @@ def _saga_problems(rows: list[SagaRow]) -> list[Problem]:
         Problem(
             "warning",
             "saga",
-            f"{r.service}/{r.saga}/{r.state}",
+            r.subject,
             f"the oldest of {_n(r.instances)} has been in {r.state} for {human_duration(r.oldest_in_state_s)} "
             f"(limit {human_duration(r.limit_s)})",
         )
