@@ -26,7 +26,7 @@ import pytest
 from critterops import metrics as m
 from critterops.rollout.local.processes import free_port
 from critterops.watch import promtext, rabbitmq
-from critterops.watch.rabbitmq import DEAD_LETTER_QUEUE, RabbitCollector
+from critterops.watch.rabbitmq import RabbitCollector
 from critterops.watch.samples import SourceResult, sample
 from critterops.watch.targets import QueueOwner, RabbitTarget
 from tests.watch.conftest import Rabbit
@@ -471,10 +471,10 @@ def test_dead_letter_queue_is_reported(rabbit: Rabbit, own_vhost: str, unique: s
     # Wolverine fixes the name: a vhost of the test's own keeps concurrent test runs from sharing the queue
     amqp = Broker(rabbit, own_vhost)
     try:
-        amqp.declare(DEAD_LETTER_QUEUE, durable=True)
+        amqp.declare(m.RABBITMQ_DLQ, durable=True)
         source = amqp.declare(
             f"orders-{unique}",
-            arguments={"x-dead-letter-exchange": "", "x-dead-letter-routing-key": DEAD_LETTER_QUEUE},
+            arguments={"x-dead-letter-exchange": "", "x-dead-letter-routing-key": m.RABBITMQ_DLQ},
         )
         amqp.publish(source, 2)
         for _ in range(2):  # Wolverine rejects a poison message without requeue: the broker dead-letters it
@@ -484,10 +484,10 @@ def test_dead_letter_queue_is_reported(rabbit: Rabbit, own_vhost: str, unique: s
         for target in (management(rabbit, vhost=own_vhost), prometheus(rabbit, vhost=own_vhost)):
             result = wait_for(
                 RabbitCollector(target),
-                lambda r: has(DEAD_LETTER_QUEUE, depth(2, 2, 0, 0))(r) and has(source, {m.QUEUE_MESSAGES: 0})(r),
+                lambda r: has(m.RABBITMQ_DLQ, depth(2, 2, 0, 0))(r) and has(source, {m.QUEUE_MESSAGES: 0})(r),
                 "the dead-letter queue",
             )
-            assert set(by_queue(result)) == {DEAD_LETTER_QUEUE, source}
+            assert set(by_queue(result)) == {m.RABBITMQ_DLQ, source}
     finally:
         amqp.close()
 

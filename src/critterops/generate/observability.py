@@ -47,7 +47,6 @@ EXPORTER_JOB: Final = "critterops-exporter"
 EXPORTER_PORT: Final = 9180
 COLLECTOR_PROMETHEUS_PORT: Final = 8889
 RABBITMQ_PROMETHEUS_PORT: Final = 15692
-RABBITMQ_DLQ: Final = m.RABBITMQ_DLQ
 DEAD_LETTER_LIMIT: Final = 100
 HEARTBEAT_LIMIT_SECONDS: Final = 120
 
@@ -756,19 +755,19 @@ def _no_consumers(ctx: KitContext, service: Service) -> Alert:
 
 
 def _rabbit_dlq(ctx: KitContext, broker: str) -> Alert:
-    q = {**FIXTURE_ENV, "vhost": "/", "queue": RABBITMQ_DLQ}
+    q = {**FIXTURE_ENV, "vhost": "/", "queue": m.RABBITMQ_DLQ}
     exp = _exporter_labels()
     return Alert(
         "RabbitMqDeadLetterQueueHigh",
         "rabbitmq",
         broker,
         "warning",
-        _agg("max by (environment, vhost, queue)", f'{m.QUEUE_MESSAGES}{{queue="{RABBITMQ_DLQ}"}}')
+        _agg("max by (environment, vhost, queue)", f'{m.QUEUE_MESSAGES}{{queue="{m.RABBITMQ_DLQ}"}}')
         + f" > {DEAD_LETTER_LIMIT}",
         "5m",
         f"RabbitMQ dead-letter queue holds more than {DEAD_LETTER_LIMIT} messages",
         _wrap(
-            f"{{{{ $value | humanize }}}} messages are in {RABBITMQ_DLQ} (vhost {{{{ $labels.vhost }}}}), "
+            f"{{{{ $value | humanize }}}} messages are in {m.RABBITMQ_DLQ} (vhost {{{{ $labels.vhost }}}}), "
             "the dead-letter queue every Wolverine listener shares: messages that failed every retry in any service."
         ),
         _url(ctx, "RabbitMqDeadLetterQueueHigh"),
@@ -1715,7 +1714,7 @@ def overview_dashboard(ctx: KitContext) -> dict[str, Any]:
         b.panel(
             "Dead-letter queue and broker reachability",
             [
-                (f'max({m.QUEUE_MESSAGES}{{queue="{RABBITMQ_DLQ}",{ENV}}})', RABBITMQ_DLQ),
+                (f'max({m.QUEUE_MESSAGES}{{queue="{m.RABBITMQ_DLQ}",{ENV}}})', m.RABBITMQ_DLQ),
                 (f'max({m.SOURCE_UP}{{{ENV},target="rabbitmq"}})', "management API up"),
             ],
         )
@@ -1863,6 +1862,12 @@ def dotnet_snippet(ctx: KitContext) -> str:
 # -- README -----------------------------------------------------------------------------------------------------
 
 
+def table_cells(rules: list[Alert]) -> tuple[str, str]:
+    """The services (as code) and severities of one alert's rules, for the READMEs' alert tables."""
+    services = ", ".join(dict.fromkeys(f"`{a.service}`" for a in rules))
+    return services, "/".join(dict.fromkeys(a.severity for a in rules))
+
+
 def _readme(ctx: KitContext, found: list[Alert]) -> str:
     names = list(dict.fromkeys(a.name for a in found))
     lines = [
@@ -1910,8 +1915,7 @@ def _readme(ctx: KitContext, found: list[Alert]) -> str:
     ]
     for name in names:
         rules = [a for a in found if a.name == name]
-        services = ", ".join(dict.fromkeys(f"`{a.service}`" for a in rules))
-        severity = "/".join(dict.fromkeys(a.severity for a in rules))
+        services, severity = table_cells(rules)
         lines.append(f"| `{name}` | {severity} | {services} | [{name}.md]({_url(ctx, name)}) |")
     sagas = [(s, g) for s in ctx.deployable() for g in s.sagas if s.marten is not None and g.state_member]
     if sagas:

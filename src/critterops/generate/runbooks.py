@@ -18,11 +18,11 @@ from critterops.generate.observability import (
     DEAD_LETTER_LIMIT,
     EXPORTER_JOB,
     EXPORTER_PORT,
-    RABBITMQ_DLQ,
     Alert,
     alerts,
     rabbitmq_name,
     saga_limits,
+    table_cells,
 )
 from critterops.model import Saga, Service
 from critterops.model.storage import events_schema, message_schema
@@ -1098,7 +1098,7 @@ def _rabbit_dlq_page(ctx: KitContext, rules: list[Alert]) -> _Page:
         {(lst.queue, s.name) for s in ctx.deployable() for lst in s.listens if lst.transport == "rabbitmq"}
     )
     return _Page(
-        f"More than {DEAD_LETTER_LIMIT} messages are in `{RABBITMQ_DLQ}`, the dead-letter queue (and exchange) every "
+        f"More than {DEAD_LETTER_LIMIT} messages are in `{m.RABBITMQ_DLQ}`, the dead-letter queue (and exchange) every "
         "Wolverine listener on the broker shares: messages that failed every retry in any service.",
         [
             "- Handler errors in one or more services; their messages end up here instead of "
@@ -1109,7 +1109,7 @@ def _rabbit_dlq_page(ctx: KitContext, rules: list[Alert]) -> _Page:
             "Which queue did they come from? The `x-death` header names it, and Wolverine adds the exception:",
             "",
             *_sh(
-                f"kubectl -n $NS exec {broker}-0 -- rabbitmqadmin get queue={RABBITMQ_DLQ} count=20 "
+                f"kubectl -n $NS exec {broker}-0 -- rabbitmqadmin get queue={m.RABBITMQ_DLQ} count=20 "
                 "ackmode=ack_requeue_true -f pretty_json | jq '.[] | {routing_key, headers: .properties.headers}'",
             ),
             "Queues and the services consuming them:",
@@ -1126,13 +1126,13 @@ def _rabbit_dlq_page(ctx: KitContext, rules: list[Alert]) -> _Page:
             "",
             *_sh(
                 f"kubectl -n $NS exec {broker}-0 -- rabbitmqctl set_parameter shovel dlq-replay \\",
-                '  \'{"src-uri": "amqp://", "src-queue": "' + RABBITMQ_DLQ + '", '
+                '  \'{"src-uri": "amqp://", "src-queue": "' + m.RABBITMQ_DLQ + '", '
                 '"dest-uri": "amqp://", "dest-queue": "<original queue>", "src-delete-after": "queue-length"}\'',
             ),
             '(needs the `rabbitmq_shovel` plugin; the management UI\'s "Move messages" does the same.)',
             "3. Purge only what must not run again, after saving it:",
             "",
-            *_sh(f"kubectl -n $NS exec {broker}-0 -- rabbitmqctl purge_queue {RABBITMQ_DLQ} -p /"),
+            *_sh(f"kubectl -n $NS exec {broker}-0 -- rabbitmqctl purge_queue {m.RABBITMQ_DLQ} -p /"),
         ],
         ["Roll back the service whose messages fail if a deploy started it (see its handler-failure runbook)."],
         ["- The team owning the failing service; the broker on-call only for shovel or plugin problems."],
@@ -1351,8 +1351,7 @@ def _index(ctx: KitContext, names: list[str], found: list[Alert]) -> str:
     ]
     for name in names:
         rules = [a for a in found if a.name == name]
-        services = ", ".join(dict.fromkeys(f"`{a.service}`" for a in rules))
-        severity = "/".join(dict.fromkeys(a.severity for a in rules))
+        services, severity = table_cells(rules)
         summary = _PAGES[name](ctx, rules).summary.split(": ")[0].split(". ")[0].rstrip(".")
         lines.append(f"| [{name}]({name}.md) | {severity} | {services} | {summary} |")
     lines += [

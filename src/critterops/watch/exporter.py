@@ -136,10 +136,8 @@ class Exporter:
             if key not in self._noted:
                 self._noted.add(key)
                 log.warning("%s: could not read %s", target, part)
-        for note in result.notes:
-            if note not in self._noted:
-                self._noted.add(note)
-                log.info("%s: %s", target, note)
+        for note in result.notes:  # a collector gives each note once (the Collector contract)
+            log.info("%s: %s", target, note)
 
     @property
     def last(self) -> Scrape | None:

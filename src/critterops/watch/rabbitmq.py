@@ -51,7 +51,6 @@ from critterops.watch import promtext
 from critterops.watch.samples import Sample, SourceResult, sample
 from critterops.watch.targets import QueueOwner, RabbitTarget
 
-DEAD_LETTER_QUEUE = m.RABBITMQ_DLQ
 """Wolverine's default dead-letter queue (and exchange) on RabbitMQ: one per broker/vhost, shared by all services."""
 
 REPLY_QUEUE_PREFIX = "wolverine.response."

@@ -48,7 +48,8 @@ class SourceResult:
     ``critterops_scrape_errors_total`` (``postgres:orders``, ``rabbitmq``). ``up`` is False when the
     source could not be read at all; ``samples`` may then still hold what was read before the failure
     in other parts (never stale values from an earlier read). ``error`` is a one-line reason that holds
-    no credentials. ``notes`` are one-time remarks (a schema without Wolverine tables)."""
+    no credentials. ``notes`` are one-time remarks (a schema without Wolverine tables): a collector returns each
+    one once, the exporter logs what it gets."""
 
     target: str
     up: bool

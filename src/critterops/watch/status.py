@@ -17,7 +17,6 @@ from critterops.watch.config import Limits
 from critterops.watch.samples import Sample
 
 SCHEMA: Final = "critterops.status/v1"
-RABBITMQ_DLQ: Final = m.RABBITMQ_DLQ
 Severity = Literal["critical", "warning"]
 
 
@@ -452,7 +451,7 @@ def _saga_problems(rows: list[SagaRow]) -> list[Problem]:
 def _queue_problems(rows: list[QueueRow], limits: Limits) -> list[Problem]:
     out: list[Problem] = []
     for r in rows:
-        if r.queue == RABBITMQ_DLQ:
+        if r.queue == m.RABBITMQ_DLQ:
             if (r.messages or 0) > limits.dead_letters:
                 out.append(Problem("warning", "queue", r.queue, f"{_n(r.messages or 0)} dead-lettered messages"))
         elif (r.messages or 0) > limits.queue_messages_without_consumers and r.consumers == 0:
