@@ -238,15 +238,11 @@ def strategy(ctx: KitContext, service: Service, deploy: Deploy, env: Environment
             steps.append({"analysis": {"templates": template, "args": analysis_args}})
             if deploy.approval and i == len(deploy.steps) - 2:
                 steps.append({"pause": {}})
-        return {
-            "canary": {
-                "stableService": name,
-                "canaryService": f"{name}-canary",
-                "maxSurge": "25%",
-                "maxUnavailable": 0,
-                "steps": steps,
-            }
-        }
+        canary: dict[str, Any] = {}
+        if _serves_http(service):
+            # a worker has no Service: naming one makes the Rollout InvalidSpec (proven in the lab)
+            canary = {"stableService": name, "canaryService": f"{name}-canary"}
+        return {"canary": {**canary, "maxSurge": "25%", "maxUnavailable": 0, "steps": steps}}
     # rolling: a canary without steps (Argo Rollouts' own definition of a rolling update)
     return {"canary": {"maxSurge": "25%", "maxUnavailable": 0}}
 
