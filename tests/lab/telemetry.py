@@ -17,6 +17,7 @@ import threading
 import time
 import urllib.parse
 import urllib.request
+import json
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -44,9 +45,10 @@ def kit_collector_config(kit: Path, lab: ModuleType) -> str:
     return yaml.safe_dump(config)
 
 
-def kit_scrape_configs(kit: Path, lab: ModuleType, exporter: str | None = None) -> list[dict[str, Any]]:
-    """The kit's scrape jobs with their targets on loopback: the collector, and the critterops exporter
-    at ``exporter`` (host:port) when given. Other jobs (the broker's own endpoint) are dropped."""
+def kit_scrape_configs(kit: Path, lab: ModuleType, env: str, exporter: str | None = None) -> list[dict[str, Any]]:
+    """The kit's scrape jobs for one environment with their targets on loopback: the collector, and the
+    critterops exporter at ``exporter`` (host:port) when given. Other jobs (the broker's own endpoint)
+    are dropped: the lab has one collector, so it plays the environment under test."""
     config = yaml.safe_load((kit / "observability" / "prometheus" / "scrape-config.yaml").read_text())
     jobs = []
     for job in config["scrape_configs"]:
@@ -57,14 +59,16 @@ def kit_scrape_configs(kit: Path, lab: ModuleType, exporter: str | None = None) 
         else:
             continue
         job = dict(job, scrape_interval="2s", scrape_timeout="2s")
-        job["static_configs"] = [dict(sc, targets=[target]) for sc in job["static_configs"]]
+        job["static_configs"] = [dict(sc, targets=[target]) for sc in job["static_configs"]
+                                 if sc.get("labels", {}).get("environment") == env]
+        assert job["static_configs"], f"the kit scrapes no {job['job_name']} in {env}"
         jobs.append(job)
     return jobs
 
 
-def use_kit_observability(kit: Path, lab: ModuleType, exporter: str | None = None) -> None:
+def use_kit_observability(kit: Path, lab: ModuleType, env: str, exporter: str | None = None) -> None:
     lab.start_collector(kit_collector_config(kit, lab))
-    lab.reload_prometheus(lab.prometheus_config(kit_scrape_configs(kit, lab, exporter)))
+    lab.reload_prometheus(lab.prometheus_config(kit_scrape_configs(kit, lab, env, exporter)))
 
 
 def restore_lab_observability(lab: ModuleType) -> None:
