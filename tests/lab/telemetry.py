@@ -45,30 +45,28 @@ def kit_collector_config(kit: Path, lab: ModuleType) -> str:
     return yaml.safe_dump(config)
 
 
-def kit_scrape_configs(kit: Path, lab: ModuleType, env: str, exporter: str | None = None) -> list[dict[str, Any]]:
-    """The kit's scrape jobs for one environment with their targets on loopback: the collector, and the
-    critterops exporter at ``exporter`` (host:port) when given. Other jobs (the broker's own endpoint)
-    are dropped: the lab has one collector, so it plays the environment under test."""
+def kit_scrape_configs(kit: Path, lab: ModuleType, env: str, targets: dict[str, str] | None = None
+                       ) -> list[dict[str, Any]]:
+    """The kit's scrape jobs for one environment with their targets on loopback: the collector, and each
+    job named in ``targets`` (job name -> host:port: the critterops exporter, the broker's endpoint).
+    Jobs without a target here are dropped; the lab has one collector, so it plays the environment."""
     config = yaml.safe_load((kit / "observability" / "prometheus" / "scrape-config.yaml").read_text())
+    where = {"otel-collector": f"{lab.HOST}:{lab.PORTS['otel-prometheus']}", **(targets or {})}
     jobs = []
     for job in config["scrape_configs"]:
-        if job["job_name"] == "otel-collector":
-            target = f"{lab.HOST}:{lab.PORTS['otel-prometheus']}"
-        elif job["job_name"] == "critterops-exporter" and exporter:
-            target = exporter
-        else:
+        if job["job_name"] not in where:
             continue
         job = dict(job, scrape_interval="2s", scrape_timeout="2s")
-        job["static_configs"] = [dict(sc, targets=[target]) for sc in job["static_configs"]
+        job["static_configs"] = [dict(sc, targets=[where[job["job_name"]]]) for sc in job["static_configs"]
                                  if sc.get("labels", {}).get("environment") == env]
         assert job["static_configs"], f"the kit scrapes no {job['job_name']} in {env}"
         jobs.append(job)
     return jobs
 
 
-def use_kit_observability(kit: Path, lab: ModuleType, env: str, exporter: str | None = None) -> None:
+def use_kit_observability(kit: Path, lab: ModuleType, env: str, targets: dict[str, str] | None = None) -> None:
     lab.start_collector(kit_collector_config(kit, lab))
-    lab.reload_prometheus(lab.prometheus_config(kit_scrape_configs(kit, lab, env, exporter)))
+    lab.reload_prometheus(lab.prometheus_config(kit_scrape_configs(kit, lab, env, targets)))
 
 
 def restore_lab_observability(lab: ModuleType) -> None:
