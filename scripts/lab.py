@@ -382,7 +382,11 @@ def ensure_volumes(count: int) -> None:
     No storage provisioner runs in the lab: StatefulSets' volume claims bind to these (hostPath under
     the state folder; no container ever mounts them, KWOK runs none)."""
     code, body = api("GET", "/api/v1/persistentvolumes")
-    free = [v for v in body.get("items", []) if isinstance(v, dict) and v.get("status", {}).get("phase") == "Available"]
+    items = [v for v in body.get("items", []) if isinstance(v, dict)]
+    for volume in items:  # claims deleted with their namespace leave Released volumes: clear them away
+        if volume.get("status", {}).get("phase") == "Released":
+            api("DELETE", f"/api/v1/persistentvolumes/{volume['metadata']['name']}")
+    free = [v for v in items if v.get("status", {}).get("phase") == "Available"]
     for index in range(count - len(free)):
         name = f"lab-pv-{int(time.time() * 1000)}-{index}"
         code, made = api("POST", "/api/v1/persistentvolumes", {

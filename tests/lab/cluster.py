@@ -31,10 +31,17 @@ LAB = _load("lab")
 BUILD = LAB.labbuild
 
 
-def kubectl(lab: ModuleType, *args: str, stdin: str | None = None, check: bool = True,
-            timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    done = subprocess.run(["kubectl", "--kubeconfig", str(lab.kubeconfig_path()), *args], input=stdin,
-                          capture_output=True, text=True, timeout=timeout, check=False)
+def kubectl(
+    lab: ModuleType, *args: str, stdin: str | None = None, check: bool = True, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    done = subprocess.run(
+        ["kubectl", "--kubeconfig", str(lab.kubeconfig_path()), *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
     if check and done.returncode != 0:
         raise AssertionError(f"kubectl {' '.join(args)} failed ({done.returncode}): {done.stderr.strip()}")
     return done
@@ -49,8 +56,7 @@ def get(lab: ModuleType, path: str) -> dict[str, Any]:
 def kustomize(overlay: Path) -> str:
     """Render an overlay with the kustomize the lab built (the same engine `kubectl apply -k` embeds)."""
     binary = BUILD.COMPONENTS["kustomize"].path("kustomize")
-    done = subprocess.run([str(binary), "build", str(overlay)], capture_output=True, text=True, check=False,
-                          timeout=60)
+    done = subprocess.run([str(binary), "build", str(overlay)], capture_output=True, text=True, check=False, timeout=60)
     assert done.returncode == 0, f"kustomize build {overlay}: {done.stderr}"
     return done.stdout
 

@@ -53,8 +53,11 @@ def namespace(lab: ModuleType) -> Iterator[Callable[[str], str]]:
 
     def make(prefix: str) -> str:
         name = f"{prefix}-{uuid.uuid4().hex[:6]}"[:63]
-        code, body = lab.api("POST", "/api/v1/namespaces", {
-            "apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": dict(PSA_RESTRICTED)}})
+        code, body = lab.api(
+            "POST",
+            "/api/v1/namespaces",
+            {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": dict(PSA_RESTRICTED)}},
+        )
         assert code == 201, body
         made.append(name)
         return name
@@ -62,5 +65,3 @@ def namespace(lab: ModuleType) -> Iterator[Callable[[str], str]]:
     yield make
     for name in made:
         lab.api("DELETE", f"/api/v1/namespaces/{name}")
-
-

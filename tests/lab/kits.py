@@ -17,8 +17,15 @@ from critterops.cli import main
 
 from .cluster import docs_of, kustomize
 
-CLUSTER_SCOPED = {"Namespace", "ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition", "PriorityClass",
-                  "StorageClass", "ClusterAnalysisTemplate"}
+CLUSTER_SCOPED = {
+    "Namespace",
+    "ClusterRole",
+    "ClusterRoleBinding",
+    "CustomResourceDefinition",
+    "PriorityClass",
+    "StorageClass",
+    "ClusterAnalysisTemplate",
+}
 
 
 def generate(repo: Path | None, out: Path, *only: str) -> Path:

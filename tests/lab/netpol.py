@@ -37,8 +37,10 @@ class Peer:
         if self.namespace is None:
             return {"IP": self.ip}
         labels = {"kubernetes.io/metadata.name": self.namespace, **self.ns_labels}
-        return {"Internal": {"Namespace": self.namespace, "NamespaceLabels": labels, "PodLabels": self.labels},
-                "IP": self.ip}
+        return {
+            "Internal": {"Namespace": self.namespace, "NamespaceLabels": labels, "PodLabels": self.labels},
+            "IP": self.ip,
+        }
 
 
 @dataclass(frozen=True)
@@ -66,12 +68,33 @@ def verdicts(policies: list[dict[str, Any]], edges: list[Edge]) -> list[bool]:
         folder.mkdir()
         for index, policy in enumerate(policies):
             (folder / f"{index:03d}.yaml").write_text(yaml.safe_dump(policy))
-        traffic = [{"Source": e.source.cyclonus(), "Destination": e.target.cyclonus(), "Protocol": e.protocol,
-                    "ResolvedPort": e.port, "ResolvedPortName": e.port_name} for e in edges]
+        traffic = [
+            {
+                "Source": e.source.cyclonus(),
+                "Destination": e.target.cyclonus(),
+                "Protocol": e.protocol,
+                "ResolvedPort": e.port,
+                "ResolvedPortName": e.port_name,
+            }
+            for e in edges
+        ]
         (Path(tmp) / "traffic.json").write_text(json.dumps(traffic))
-        done = subprocess.run([str(binary), "analyze", "--mode", "query-traffic", "--policy-path", str(folder),
-                               "--traffic-path", str(Path(tmp) / "traffic.json")],
-                              capture_output=True, text=True, timeout=120, check=False)
+        done = subprocess.run(
+            [
+                str(binary),
+                "analyze",
+                "--mode",
+                "query-traffic",
+                "--policy-path",
+                str(folder),
+                "--traffic-path",
+                str(Path(tmp) / "traffic.json"),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
     assert done.returncode == 0, f"cyclonus failed: {done.stderr[-2000:]}"
     found = [v == "TRUE" for v in VERDICT.findall(done.stdout)]
     assert len(found) == len(edges), f"cyclonus gave {len(found)} verdicts for {len(edges)} edges"

@@ -55,8 +55,11 @@ def analysis_queries(kit: Path, docs: list[dict[str, Any]], version: str) -> lis
 
 def alert_queries(kit: Path) -> list[Query]:
     rules = yaml.safe_load((kit / "observability" / "prometheus" / "alerts.yaml").read_text())
-    return [Query(_line_of(kit, r["expr"], "observability/prometheus/alerts.yaml"), str(r["expr"]))
-            for group in rules["groups"] for r in group["rules"]]
+    return [
+        Query(_line_of(kit, r["expr"], "observability/prometheus/alerts.yaml"), str(r["expr"]))
+        for group in rules["groups"]
+        for r in group["rules"]
+    ]
 
 
 GRAFANA_VARS = {"$__rate_interval": "1m", "$__interval": "30s", "$__range": "5m"}

@@ -313,7 +313,8 @@ def critter_conventions_repo(root: Path) -> Path:
         "src/Bookings/Bookings/Constants.cs": CONSTANTS,
         "src/Bookings/Bookings/Stays/Booking.cs": SAGA,
         "src/Bookings/Bookings.Api/Bookings.Api.csproj": WEB.format(
-            packages=pkgs, refs='<ProjectReference Include="..\\Bookings\\Bookings.csproj" />' + defaults_ref),
+            packages=pkgs, refs='<ProjectReference Include="..\\Bookings\\Bookings.csproj" />' + defaults_ref
+        ),
         "src/Bookings/Bookings.Api/Program.cs": BOOKINGS_PROGRAM,
         "src/Bookings/Bookings.Api/Properties/launchSettings.json": _launch(5410, "Bookings.Api"),
         "src/Pet Billing/Billing.Api/Billing.Api.csproj": WEB.format(packages=pkgs, refs=contracts_ref + defaults_ref),

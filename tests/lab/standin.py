@@ -60,40 +60,59 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--wolverine-service-name", default=None, help="ServiceName (default: the assembly's)")
     args = parser.parse_args(argv)
 
-    resource = Resource.create({"service.name": args.service, "service.instance.id": args.instance,
-                                "service.version": args.version})
-    reader = PeriodicExportingMetricReader(OTLPMetricExporter(endpoint=args.endpoint.rstrip("/") + "/v1/metrics"),
-                                           export_interval_millis=1000)
+    resource = Resource.create(
+        {"service.name": args.service, "service.instance.id": args.instance, "service.version": args.version}
+    )
+    reader = PeriodicExportingMetricReader(
+        OTLPMetricExporter(endpoint=args.endpoint.rstrip("/") + "/v1/metrics"), export_interval_millis=1000
+    )
     provider = MeterProvider(resource=resource, metric_readers=[reader])
     hosting = provider.get_meter("Microsoft.AspNetCore.Hosting")
-    duration = hosting.create_histogram("http.server.request.duration", unit="s",
-                                        description="Duration of HTTP server requests.",
-                                        explicit_bucket_boundaries_advisory=ASPNETCORE_BUCKETS)
+    duration = hosting.create_histogram(
+        "http.server.request.duration",
+        unit="s",
+        description="Duration of HTTP server requests.",
+        explicit_bucket_boundaries_advisory=ASPNETCORE_BUCKETS,
+    )
     wolverine = provider.get_meter("Wolverine:" + (args.wolverine_service_name or args.service.title()), "5.40.1")
     sent = wolverine.create_counter("wolverine-messages-sent", unit="Messages", description="Number of messages sent")
-    succeeded = wolverine.create_counter("wolverine-messages-succeeded", unit="Messages",
-                                         description="Number of messages successfully processed")
-    failed = wolverine.create_counter("wolverine-execution-failure", unit="Messages",
-                                      description="Number of message execution failures")
-    dead = wolverine.create_counter("wolverine-dead-letter-queue", unit="Messages",
-                                    description="Number of messages moved to dead letter queues")
-    received = wolverine.create_counter("wolverine-messages-received", unit="Messages",
-                                        description="Number of messages received from external transports")
-    execution = wolverine.create_histogram("wolverine-execution-time", unit="Milliseconds",
-                                           description="Execution time in milliseconds")
+    succeeded = wolverine.create_counter(
+        "wolverine-messages-succeeded", unit="Messages", description="Number of messages successfully processed"
+    )
+    failed = wolverine.create_counter(
+        "wolverine-execution-failure", unit="Messages", description="Number of message execution failures"
+    )
+    dead = wolverine.create_counter(
+        "wolverine-dead-letter-queue", unit="Messages", description="Number of messages moved to dead letter queues"
+    )
+    received = wolverine.create_counter(
+        "wolverine-messages-received",
+        unit="Messages",
+        description="Number of messages received from external transports",
+    )
+    execution = wolverine.create_histogram(
+        "wolverine-execution-time", unit="Milliseconds", description="Execution time in milliseconds"
+    )
     effective = wolverine.create_histogram(
-        "wolverine-effective-time", unit="Milliseconds",
-        description="Effective time between a message being sent and being completely handled in milliseconds")
+        "wolverine-effective-time",
+        unit="Milliseconds",
+        description="Effective time between a message being sent and being completely handled in milliseconds",
+    )
 
     def zero(_: CallbackOptions) -> list[Observation]:
         return [Observation(0)]
 
-    for name, what in (("wolverine-inbox-count", "Inbox"), ("wolverine-outbox-count", "Outbox"),
-                       ("wolverine-scheduled-count", "Scheduled")):
+    for name, what in (
+        ("wolverine-inbox-count", "Inbox"),
+        ("wolverine-outbox-count", "Outbox"),
+        ("wolverine-scheduled-count", "Scheduled"),
+    ):
         wolverine.create_observable_gauge(name, callbacks=[zero], unit="Messages", description=f"{what} messages")
 
-    message = {"message.type": f"{args.service.split('-')[0].title()}.Requested",
-               "message.destination": "rabbitmq://queue/" + args.service}
+    message = {
+        "message.type": f"{args.service.split('-')[0].title()}.Requested",
+        "message.destination": "rabbitmq://queue/" + args.service,
+    }
     stop = False
 
     def on_term(*_: object) -> None:
@@ -106,9 +125,16 @@ def main(argv: list[str]) -> int:
     tick = 1.0 / max(args.rps, 0.1)
     while not stop and time.monotonic() < deadline:
         status = 500 if rng.random() < args.errors else 200
-        duration.record(max(0.001, rng.expovariate(1 / args.latency)), {
-            "url.scheme": "http", "http.request.method": "GET", "network.protocol.version": "1.1",
-            "http.response.status_code": status, "http.route": "/api/items/{id}"})
+        duration.record(
+            max(0.001, rng.expovariate(1 / args.latency)),
+            {
+                "url.scheme": "http",
+                "http.request.method": "GET",
+                "network.protocol.version": "1.1",
+                "http.response.status_code": status,
+                "http.route": "/api/items/{id}",
+            },
+        )
         received.add(1, {**message, "source": args.service})
         execution.record(max(1, int(rng.expovariate(1 / 12.0))), message)
         if rng.random() < args.handler_failures:

@@ -17,7 +17,6 @@ import threading
 import time
 import urllib.parse
 import urllib.request
-import json
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -39,14 +38,16 @@ def kit_collector_config(kit: Path, lab: ModuleType) -> str:
         config["extensions"]["health_check"]["endpoint"] = f"{lab.HOST}:{ports['otel-health']}"
     for name in [n for n in config["exporters"] if n.startswith("otlp")]:
         del config["exporters"][name]
-    config["service"]["pipelines"] = {k: v for k, v in config["service"]["pipelines"].items()
-                                      if not k.startswith("traces")}
+    config["service"]["pipelines"] = {
+        k: v for k, v in config["service"]["pipelines"].items() if not k.startswith("traces")
+    }
     config["service"].setdefault("telemetry", {})["metrics"] = {"level": "none"}
     return yaml.safe_dump(config)
 
 
-def kit_scrape_configs(kit: Path, lab: ModuleType, env: str, targets: dict[str, str] | None = None
-                       ) -> list[dict[str, Any]]:
+def kit_scrape_configs(
+    kit: Path, lab: ModuleType, env: str, targets: dict[str, str] | None = None
+) -> list[dict[str, Any]]:
     """The kit's scrape jobs for one environment with their targets on loopback: the collector, and each
     job named in ``targets`` (job name -> host:port: the critterops exporter, the broker's endpoint).
     Jobs without a target here are dropped; the lab has one collector, so it plays the environment."""
@@ -57,8 +58,11 @@ def kit_scrape_configs(kit: Path, lab: ModuleType, env: str, targets: dict[str, 
         if job["job_name"] not in where:
             continue
         job = dict(job, scrape_interval="2s", scrape_timeout="2s")
-        job["static_configs"] = [dict(sc, targets=[where[job["job_name"]]]) for sc in job["static_configs"]
-                                 if sc.get("labels", {}).get("environment") == env]
+        job["static_configs"] = [
+            dict(sc, targets=[where[job["job_name"]]])
+            for sc in job["static_configs"]
+            if sc.get("labels", {}).get("environment") == env
+        ]
         assert job["static_configs"], f"the kit scrapes no {job['job_name']} in {env}"
         jobs.append(job)
     return jobs
@@ -86,8 +90,9 @@ class PodStandins:
     """One stand-in process per Ready pod of a namespace; ``behaviour[image tag]`` gives its flags
     (a tag mapped to None gets no stand-in: a version that sends nothing)."""
 
-    def __init__(self, lab: ModuleType, namespace: str, behaviour: dict[str, list[str] | None],
-                 default: list[str] | None = None) -> None:
+    def __init__(
+        self, lab: ModuleType, namespace: str, behaviour: dict[str, list[str] | None], default: list[str] | None = None
+    ) -> None:
         self.lab, self.namespace, self.behaviour, self.default = lab, namespace, behaviour, default or []
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
         self.started: dict[str, str] = {}  # pod -> version hash
@@ -124,8 +129,9 @@ class PodStandins:
         live = set()
         for pod in body.get("items", []):
             meta, spec = pod["metadata"], pod["spec"]
-            ready = any(c["type"] == "Ready" and c["status"] == "True"
-                        for c in pod.get("status", {}).get("conditions", []))
+            ready = any(
+                c["type"] == "Ready" and c["status"] == "True" for c in pod.get("status", {}).get("conditions", [])
+            )
             if not ready or meta.get("deletionTimestamp"):
                 continue
             name = meta["name"]
@@ -140,8 +146,21 @@ class PodStandins:
                 continue
             service = meta["labels"]["app.kubernetes.io/name"]
             self.procs[name] = subprocess.Popen(
-                [sys.executable, str(ROOT / "tests" / "lab" / "standin.py"), "--service", service, "--instance", name,
-                 "--version", version, "--endpoint", f"http://{self.lab.HOST}:{self.lab.PORTS['otlp-http']}",
-                 *flags], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                [
+                    sys.executable,
+                    str(ROOT / "tests" / "lab" / "standin.py"),
+                    "--service",
+                    service,
+                    "--instance",
+                    name,
+                    "--version",
+                    version,
+                    "--endpoint",
+                    f"http://{self.lab.HOST}:{self.lab.PORTS['otlp-http']}",
+                    *flags,
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
         for name in [n for n in self.procs if n not in live]:
             self.procs.pop(name).terminate()

@@ -41,6 +41,9 @@ def _workload_replicas(docs: list[dict[str, object]]) -> int:
 
 def _apply_and_run(lab: ModuleType, kit: Path, env: str, ns: str) -> None:
     docs = into_namespace(render(kit, env), ns)
+    claims = sum(len(d["spec"].get("volumeClaimTemplates", [])) * int(d["spec"].get("replicas", 1))
+                 for d in docs if d["kind"] == "StatefulSet")
+    lab.ensure_volumes(claims)
     text = dump(docs)
     dry = kubectl(lab, "apply", "--server-side", "--dry-run=server", "-f", "-", stdin=text, check=False)
     assert dry.returncode == 0, f"[{env}] dry run rejected:\n{dry.stderr}"
@@ -54,34 +57,48 @@ def _apply_and_run(lab: ModuleType, kit: Path, env: str, ns: str) -> None:
         failed = [e["message"] for e in events(lab, ns) if e.get("reason") == "FailedCreate"]
         assert not failed, f"[{env}] pods rejected: {failed}"
         pods = get(lab, f"/api/v1/namespaces/{ns}/pods")["items"]
-        ready = [p for p in pods if any(c["type"] == "Ready" and c["status"] == "True"
-                                        for c in p.get("status", {}).get("conditions", []))]
+        ready = [
+            p
+            for p in pods
+            if any(c["type"] == "Ready" and c["status"] == "True" for c in p.get("status", {}).get("conditions", []))
+        ]
         return len(ready) >= expected
 
     wait_for(f"{expected} pods Ready in {ns}", pods_ready, timeout=90)
     rollouts = get(lab, f"/apis/argoproj.io/v1alpha1/namespaces/{ns}/rollouts")["items"]
-    invalid = [(r["metadata"]["name"], c.get("message")) for r in rollouts
-               for c in r.get("status", {}).get("conditions", []) if c.get("reason") == "InvalidSpec"]
+    invalid = [
+        (r["metadata"]["name"], c.get("message"))
+        for r in rollouts
+        for c in r.get("status", {}).get("conditions", [])
+        if c.get("reason") == "InvalidSpec"
+    ]
     assert not invalid, invalid
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
-def test_example_overlay_is_admitted_and_its_pods_run(lab: ModuleType, example_kit: Path, env: str,
-                                                      namespace: Callable[[str], str]) -> None:
+def test_example_overlay_is_admitted_and_its_pods_run(
+    lab: ModuleType, example_kit: Path, env: str, namespace: Callable[[str], str]
+) -> None:
     _apply_and_run(lab, example_kit, env, namespace(f"pawmart-{env}"))
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
-def test_fixture_overlay_is_admitted_and_its_pods_run(lab: ModuleType, fixture_kit: Path, env: str,
-                                                      namespace: Callable[[str], str]) -> None:
+def test_fixture_overlay_is_admitted_and_its_pods_run(
+    lab: ModuleType, fixture_kit: Path, env: str, namespace: Callable[[str], str]
+) -> None:
     _apply_and_run(lab, fixture_kit, env, namespace(f"critters-{env}"))
 
 
-def test_a_pod_without_the_restricted_settings_is_rejected_by_pod_security(lab: ModuleType,
-                                                                         namespace: Callable[[str], str]) -> None:
+def test_a_pod_without_the_restricted_settings_is_rejected_by_pod_security(
+    lab: ModuleType, namespace: Callable[[str], str]
+) -> None:
     ns = namespace("broken")
-    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "loose", "namespace": ns},
-           "spec": {"containers": [{"name": "c", "image": "busybox"}]}}
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "loose", "namespace": ns},
+        "spec": {"containers": [{"name": "c", "image": "busybox"}]},
+    }
     done = kubectl(lab, "apply", "--server-side", "-f", "-", stdin=dump([pod]), check=False)
     assert done.returncode != 0
     assert 'violates PodSecurity "restricted:v1.30"' in done.stderr, done.stderr
@@ -90,8 +107,12 @@ def test_a_pod_without_the_restricted_settings_is_rejected_by_pod_security(lab: 
 
 def test_an_invalid_rollout_is_rejected_by_the_crd_schema(lab: ModuleType, namespace: Callable[[str], str]) -> None:
     ns = namespace("broken")
-    rollout = {"apiVersion": "argoproj.io/v1alpha1", "kind": "Rollout", "metadata": {"name": "x", "namespace": ns},
-               "spec": {"replicas": "three", "strategy": {"canary": {"steps": [{"setWeight": "ten"}]}}}}
+    rollout = {
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "Rollout",
+        "metadata": {"name": "x", "namespace": ns},
+        "spec": {"replicas": "three", "strategy": {"canary": {"steps": [{"setWeight": "ten"}]}}},
+    }
     done = kubectl(lab, "apply", "--server-side", "-f", "-", stdin=dump([rollout]), check=False)
     assert done.returncode != 0
     assert ".spec.replicas: expected numeric" in done.stderr, done.stderr

@@ -76,22 +76,32 @@ def test_good_canary_is_promoted_on_data_it_sent(lab: ModuleType, kit: Path, nam
 def test_canary_answering_5xx_is_aborted_by_argo(lab: ModuleType, kit: Path, namespace: Callable[[str], str]) -> None:
     ns = namespace("bad-http")
     assert run_canary(lab, kit, ns, ["--errors", "0.3"]) == "aborted"
-    failed = [m["name"] for r in analysis_runs(lab, ns) for m in r["status"].get("metricResults", [])
-              if m["phase"] == "Failed"]
+    failed = [
+        m["name"]
+        for r in analysis_runs(lab, ns)
+        for m in r["status"].get("metricResults", [])
+        if m["phase"] == "Failed"
+    ]
     assert "http-error-rate" in failed
 
 
-@pytest.mark.xfail(strict=True, reason="kit defect (issue 12.3): the analysis queries wolverine_execution_failure_total; "
-                   "Wolverine's unit 'Messages' makes it wolverine_execution_failure_Messages_total, so the query is "
-                   "empty and the empty result passes")
-def test_canary_failing_its_handlers_is_aborted_by_argo(lab: ModuleType, kit: Path,
-                                                       namespace: Callable[[str], str]) -> None:
+@pytest.mark.xfail(
+    strict=True,
+    reason="kit defect (issue 12.3): the analysis queries wolverine_execution_failure_total; "
+    "Wolverine's unit 'Messages' makes it wolverine_execution_failure_Messages_total, so the query is "
+    "empty and the empty result passes",
+)
+def test_canary_failing_its_handlers_is_aborted_by_argo(
+    lab: ModuleType, kit: Path, namespace: Callable[[str], str]
+) -> None:
     ns = namespace("bad-handlers")
     assert run_canary(lab, kit, ns, ["--handler-failures", "0.3"]) == "aborted"
 
 
-@pytest.mark.xfail(strict=True, reason="kit defect (issue 12.2): successCondition `len(result) == 0 || ...` passes "
-                   "an analysis on no data")
+@pytest.mark.xfail(
+    strict=True,
+    reason="kit defect (issue 12.2): successCondition `len(result) == 0 || ...` passes an analysis on no data",
+)
 def test_canary_sending_nothing_is_never_promoted(lab: ModuleType, kit: Path, namespace: Callable[[str], str]) -> None:
     ns = namespace("silent")
     assert run_canary(lab, kit, ns, None, timeout=60) != "promoted"

@@ -32,7 +32,7 @@ def peers(docs: list[dict[str, Any]]) -> dict[str, Peer]:
     """One pod per workload of the overlay, labelled as its pod template is, in the overlay's namespace."""
     namespaces = {d["metadata"].get("namespace") for d in docs if d["kind"] == "NetworkPolicy"}
     assert len(namespaces) == 1, namespaces
-    NS = namespaces.pop()  # noqa: N806
+    NS = namespaces.pop()
     out = {}
     for index, doc in enumerate(d for d in docs if d["kind"] in ("Rollout", "Deployment", "StatefulSet")):
         name = doc["metadata"]["name"]
@@ -84,14 +84,20 @@ def forbidden_edges(system: System, pods: dict[str, Peer]) -> list[Edge]:
     """A sample of what must stay closed."""
     calls = {(s.name, c.target) for s in system.services for c in s.http_calls}
     http = [s.name for s in system.services if s.kind in ("api", "web")]
-    edges = [Edge(pods[a.name], pods[b], APP_PORT, port_name="http", why="no such call")
-             for a in system.services for b in http if a.name != b and (a.name, b) not in calls][:12]
+    edges = [
+        Edge(pods[a.name], pods[b], APP_PORT, port_name="http", why="no such call")
+        for a in system.services
+        for b in http
+        if a.name != b and (a.name, b) not in calls
+    ][:12]
     intruder = Peer("intruder", "elsewhere", {"app.kubernetes.io/name": next(iter(http))}, "10.244.3.3")
     edges += [Edge(intruder, pods[b], APP_PORT, port_name="http", why="same labels, other namespace") for b in http]
-    edges += [Edge(pods[s.name], Peer("internet", ip="203.0.113.10"), 443, why="the internet")
-              for s in system.services]
-    edges += [Edge(pods["ingress-nginx"], pods[s.name], APP_PORT, port_name="http", why="ingress to an internal API")
-              for s in system.services if s.kind == "api"]
+    edges += [Edge(pods[s.name], Peer("internet", ip="203.0.113.10"), 443, why="the internet") for s in system.services]
+    edges += [
+        Edge(pods["ingress-nginx"], pods[s.name], APP_PORT, port_name="http", why="ingress to an internal API")
+        for s in system.services
+        if s.kind == "api"
+    ]
     return edges
 
 
@@ -121,9 +127,12 @@ def test_forbidden_edges_are_denied(lab: object, kits: dict[str, tuple[System, P
     assert not wrong, "allowed although nothing needs it:\n" + "\n".join(wrong)
 
 
-@pytest.mark.xfail(strict=True, reason="kit defect (issue 12.6): the namespace's default deny covers the collector "
-                   "and the exporter, which get no ingress (OTLP, Prometheus' scrapes); the database and broker "
-                   "admit no exporter")
+@pytest.mark.xfail(
+    strict=True,
+    reason="kit defect (issue 12.6): the namespace's default deny covers the collector "
+    "and the exporter, which get no ingress (OTLP, Prometheus' scrapes); the database and broker "
+    "admit no exporter",
+)
 @pytest.mark.parametrize(("kit", "env"), CASES)
 def test_every_required_edge_is_allowed(lab: object, kits: dict[str, tuple[System, Path]], kit: str, env: str) -> None:
     system, out = kits[kit]

@@ -31,8 +31,8 @@ import psycopg
 import pytest
 import yaml
 
-from critterops.discover import discover
 from critterops.commands._common import example_path
+from critterops.discover import discover
 from tests.watch import critter_tables as ct
 from tests.watch.conftest import SERVERS, Rabbit
 
@@ -51,15 +51,19 @@ def free_port() -> int:
 
 
 def _management(rabbit: Rabbit, method: str, path: str, body: object | None = None) -> None:
-    request = urllib.request.Request(rabbit.management_url + path, method=method,
-                                     data=json.dumps(body or {}).encode(),
-                                     headers={"Content-Type": "application/json", "Authorization": "Basic Z3Vlc3Q6Z3Vlc3Q="})
+    request = urllib.request.Request(
+        rabbit.management_url + path,
+        method=method,
+        data=json.dumps(body or {}).encode(),
+        headers={"Content-Type": "application/json", "Authorization": "Basic Z3Vlc3Q6Z3Vlc3Q="},
+    )
     with urllib.request.urlopen(request, timeout=10):
         pass
 
 
-def fill_database(dsn: str, database: str, targets: list[dict[str, Any]], sagas: dict[str, Any],
-                  projections: dict[str, list[str]]) -> None:
+def fill_database(
+    dsn: str, database: str, targets: list[dict[str, Any]], sagas: dict[str, Any], projections: dict[str, list[str]]
+) -> None:
     """Marten and Wolverine tables for every schema of one database, with something in each."""
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{database}"')
@@ -97,8 +101,9 @@ def running_system(lab: ModuleType, tmp_path_factory: pytest.TempPathFactory) ->
     for name in ("postgres", "rabbitmq"):
         if not SERVERS.status()[name]:
             (SERVERS.pg_start if name == "postgres" else SERVERS.rmq_start)()
-    rabbit = Rabbit(SERVERS.AMQP_PORT, f"http://{SERVERS.HOST}:{SERVERS.MGMT_PORT}",
-                    f"http://{SERVERS.HOST}:{SERVERS.PROM_PORT}")
+    rabbit = Rabbit(
+        SERVERS.AMQP_PORT, f"http://{SERVERS.HOST}:{SERVERS.MGMT_PORT}", f"http://{SERVERS.HOST}:{SERVERS.PROM_PORT}"
+    )
     dsn = f"host={SERVERS.HOST} port={SERVERS.PG_PORT} user=postgres dbname=postgres"
     kit = generate(None, tmp_path_factory.mktemp("example-kit"), "kubernetes", "observability")
     suffix = uuid.uuid4().hex[:6]
@@ -113,8 +118,9 @@ def running_system(lab: ModuleType, tmp_path_factory: pytest.TempPathFactory) ->
     for target in pg["schemas"]:
         target["database"] = f"{target['database']}_{suffix}"
         by_database.setdefault(target["database"], []).append(target)
-    projections = {s.name: [p.name for p in s.marten.projections if p.lifecycle == "Async"]
-                   for s in system.services if s.marten}
+    projections = {
+        s.name: [p.name for p in s.marten.projections if p.lifecycle == "Async"] for s in system.services if s.marten
+    }
     for database, targets in by_database.items():
         fill_database(dsn, database, targets, settings.get("sagas", {}), projections)
     vhost = f"lab-{suffix}"
@@ -126,35 +132,77 @@ def running_system(lab: ModuleType, tmp_path_factory: pytest.TempPathFactory) ->
         channel.queue_declare(queue, durable=True)
         for i in range(3):
             channel.basic_publish("", queue, f"m{i}".encode())
-    settings["rabbitmq"].update(management=rabbit.management_url, prometheus=rabbit.prometheus_url, user="guest",
-                                vhost=vhost)
+    settings["rabbitmq"].update(
+        management=rabbit.management_url, prometheus=rabbit.prometheus_url, user="guest", vhost=vhost
+    )
     port = free_port()
     settings["listen"] = f"127.0.0.1:{port}"
     config = kit / "lab-exporter.yaml"
     config.write_text(yaml.safe_dump(doc))
     env = {**os.environ, pg["password_env"]: "unused", settings["rabbitmq"]["password_env"]: "guest"}
-    exporter = subprocess.Popen([sys.executable, "-m", "critterops", "exporter", "--config", str(config)],
-                                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    exporter = subprocess.Popen(
+        [sys.executable, "-m", "critterops", "exporter", "--config", str(config)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     docs = render(kit, "production")
     services = sorted(d["metadata"]["name"] for d in docs if d["kind"] == "Rollout")
-    standins = [subprocess.Popen([sys.executable, str(ROOT / "tests" / "lab" / "standin.py"), "--service", name,
-                                  "--instance", f"{name}-0", "--version", VERSION, "--errors", "0.05",
-                                  "--handler-failures", "0.1", "--dead-letters", "0.05",
-                                  "--endpoint", f"http://{lab.HOST}:{lab.PORTS['otlp-http']}"])
-                for name in services]
+    standins = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                str(ROOT / "tests" / "lab" / "standin.py"),
+                "--service",
+                name,
+                "--instance",
+                f"{name}-0",
+                "--version",
+                VERSION,
+                "--errors",
+                "0.05",
+                "--handler-failures",
+                "0.1",
+                "--dead-letters",
+                "0.05",
+                "--endpoint",
+                f"http://{lab.HOST}:{lab.PORTS['otlp-http']}",
+            ]
+        )
+        for name in services
+    ]
     try:
-        use_kit_observability(kit, lab, "production", {"critterops-exporter": f"127.0.0.1:{port}",
-                                                        "rabbitmq": f"{SERVERS.HOST}:{SERVERS.PROM_PORT}"})
-        wait_for("the exporter and every stand-in scraped", lambda: (
-            query(lab, 'up{job="critterops-exporter"} == 1')
-            and len(query(lab, f'http_server_request_duration_seconds_count{{service_version="{VERSION}"}}'))
-            >= len(services)), timeout=60, every=1)
+        use_kit_observability(
+            kit,
+            lab,
+            "production",
+            {"critterops-exporter": f"127.0.0.1:{port}", "rabbitmq": f"{SERVERS.HOST}:{SERVERS.PROM_PORT}"},
+        )
+        wait_for(
+            "the exporter and every stand-in scraped",
+            lambda: (
+                query(lab, 'up{job="critterops-exporter"} == 1')
+                and len(query(lab, f'http_server_request_duration_seconds_count{{service_version="{VERSION}"}}'))
+                >= len(services)
+            ),
+            timeout=60,
+            every=1,
+        )
         time.sleep(8)  # rates and increases need a few scrapes
-        plan = json.loads(subprocess.run([sys.executable, "-m", "critterops", "plan", "--example", "--env",
-                                          "production", "--format", "json"], capture_output=True, text=True,
-                                         check=True).stdout)
-        queries = [*analysis_queries(kit, docs, VERSION), *alert_queries(kit), *dashboard_queries(kit, "production"),
-                   *plan_queries(plan)]
+        plan = json.loads(
+            subprocess.run(
+                [sys.executable, "-m", "critterops", "plan", "--example", "--env", "production", "--format", "json"],
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout
+        )
+        queries = [
+            *analysis_queries(kit, docs, VERSION),
+            *alert_queries(kit),
+            *dashboard_queries(kit, "production"),
+            *plan_queries(plan),
+        ]
         yield RunningSystem(kit, queries)
     finally:
         for proc in [*standins, exporter]:
@@ -181,8 +229,11 @@ def test_exporter_series_have_targets(lab: ModuleType, running_system: RunningSy
     assert not missing, "\n".join(missing)
 
 
-@pytest.mark.xfail(strict=True, reason="kit defect (issue 12.3): queries name wolverine_*_total; through the "
-                   "collector Wolverine's unit 'Messages' makes them wolverine_*_Messages_total")
+@pytest.mark.xfail(
+    strict=True,
+    reason="kit defect (issue 12.3): queries name wolverine_*_total; through the "
+    "collector Wolverine's unit 'Messages' makes them wolverine_*_Messages_total",
+)
 def test_every_query_has_a_target(lab: ModuleType, running_system: RunningSystem) -> None:
     missing = _missing(lab, running_system.queries, lambda s: True)
     assert not missing, f"{len(missing)} selectors match no series:\n" + "\n".join(missing)

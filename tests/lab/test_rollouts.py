@@ -38,8 +38,9 @@ def rollout(lab: ModuleType, ns: str, name: str) -> dict[str, Any]:
 def healthy(lab: ModuleType, ns: str, name: str) -> bool:
     ro = rollout(lab, ns, name)
     status = ro.get("status", {})
-    return bool(status.get("phase") == "Healthy"
-                and status.get("observedGeneration") == str(ro["metadata"]["generation"]))
+    return bool(
+        status.get("phase") == "Healthy" and status.get("observedGeneration") == str(ro["metadata"]["generation"])
+    )
 
 
 def deploy(lab: ModuleType, kit: Path, ns: str, names: tuple[str, ...]) -> list[dict[str, Any]]:
@@ -66,8 +67,18 @@ def new_image(lab: ModuleType, ns: str, name: str, tag: str) -> None:
 def promote(lab: ModuleType, ns: str, name: str) -> None:
     """What `kubectl argo rollouts promote` does (pkg/kubectl-argo-rollouts/cmd/promote/promote.go:35-36, 118-130
     at v1.9.1): clear the pause conditions through the status subresource, then unpause the spec."""
-    kubectl(lab, "-n", ns, "patch", "rollout", name, "--subresource=status", "--type=merge",
-            "-p", '{"status":{"pauseConditions":null}}')
+    kubectl(
+        lab,
+        "-n",
+        ns,
+        "patch",
+        "rollout",
+        name,
+        "--subresource=status",
+        "--type=merge",
+        "-p",
+        '{"status":{"pauseConditions":null}}',
+    )
     kubectl(lab, "-n", ns, "patch", "rollout", name, "--type=merge", "-p", '{"spec":{"paused":false}}')
 
 
@@ -81,8 +92,11 @@ def caller_pods(lab: ModuleType, ns: str, service: str) -> list[str]:
 
 def pods_by_hash(lab: ModuleType, ns: str, name: str) -> dict[str, str]:
     pods = get(lab, f"/api/v1/namespaces/{ns}/pods?labelSelector=app.kubernetes.io/name={name}")["items"]
-    return {p["metadata"]["name"]: p["metadata"]["labels"].get("rollouts-pod-template-hash", "")
-            for p in pods if not p["metadata"].get("deletionTimestamp")}
+    return {
+        p["metadata"]["name"]: p["metadata"]["labels"].get("rollouts-pod-template-hash", "")
+        for p in pods
+        if not p["metadata"].get("deletionTimestamp")
+    }
 
 
 def observe(lab: ModuleType, ns: str, name: str, services: list[str]) -> dict[str, Any]:
@@ -94,14 +108,17 @@ def observe(lab: ModuleType, ns: str, name: str, services: list[str]) -> dict[st
         "phase": status.get("phase"),
         "stable": status.get("stableRS"),
         "canary": status.get("currentPodHash"),
-        "selectors": {s: get(lab, f"/api/v1/namespaces/{ns}/services/{s}")["spec"]["selector"]
-                      .get("rollouts-pod-template-hash") for s in services},
+        "selectors": {
+            s: get(lab, f"/api/v1/namespaces/{ns}/services/{s}")["spec"]["selector"].get("rollouts-pod-template-hash")
+            for s in services
+        },
         "reached": {s: sorted(hashes.get(p, "?") for p in caller_pods(lab, ns, s)) for s in services},
     }
 
 
-def test_canary_walks_its_steps_and_is_promoted(lab: ModuleType, example_kit: Path,
-                                                namespace: Callable[[str], str]) -> None:
+def test_canary_walks_its_steps_and_is_promoted(
+    lab: ModuleType, example_kit: Path, namespace: Callable[[str], str]
+) -> None:
     ns = namespace("canary")
     docs = deploy(lab, example_kit, ns, ("payments-api",))
     spec = next(d for d in docs if d["kind"] == "Rollout" and d["metadata"]["name"] == "payments-api")
@@ -122,19 +139,30 @@ def test_canary_walks_its_steps_and_is_promoted(lab: ModuleType, example_kit: Pa
     assert runs, "the analysis steps created no AnalysisRun"
 
 
-@pytest.mark.xfail(strict=True, reason="kit defect (issue 12.1): callers use the stableService, which Argo "
-                   "pins to the stable hash, so no caller reaches the canary")
-def test_callers_reach_the_canary_in_proportion_to_its_weight(lab: ModuleType, example_kit: Path,
-                                                              namespace: Callable[[str], str]) -> None:
+@pytest.mark.xfail(
+    strict=True,
+    reason="kit defect (issue 12.1): callers use the stableService, which Argo "
+    "pins to the stable hash, so no caller reaches the canary",
+)
+def test_callers_reach_the_canary_in_proportion_to_its_weight(
+    lab: ModuleType, example_kit: Path, namespace: Callable[[str], str]
+) -> None:
     ns = namespace("traffic")
     docs = deploy(lab, example_kit, ns, ("payments-api",))
     spec = next(d for d in docs if d["kind"] == "Rollout" and d["metadata"]["name"] == "payments-api")
-    services = sorted(d["metadata"]["name"] for d in docs if d["kind"] == "Service"
-                      and d["spec"]["selector"].get("app.kubernetes.io/name") == "payments-api")
+    services = sorted(
+        d["metadata"]["name"]
+        for d in docs
+        if d["kind"] == "Service" and d["spec"]["selector"].get("app.kubernetes.io/name") == "payments-api"
+    )
     new_image(lab, ns, "payments-api", "0ddba11c0ffe")
     # the first pause after a setWeight step: the canary's pods exist and are Ready by then
-    wait_for("the first pause", lambda: rollout(lab, ns, "payments-api").get("status", {}).get(
-        "currentStepIndex") == 1, timeout=60, every=0.2)
+    wait_for(
+        "the first pause",
+        lambda: rollout(lab, ns, "payments-api").get("status", {}).get("currentStepIndex") == 1,
+        timeout=60,
+        every=0.2,
+    )
     kubectl(lab, "-n", ns, "patch", "rollout", "payments-api", "--type=merge", "-p", '{"spec":{"paused":true}}')
     canary_hash = rollout(lab, ns, "payments-api")["status"]["currentPodHash"]
 
@@ -150,8 +178,9 @@ def test_callers_reach_the_canary_in_proportion_to_its_weight(lab: ModuleType, e
     assert share > 0, f"at setWeight {weight} no caller of payments-api reaches the canary: {seen}"
 
 
-def test_blue_green_goes_preview_then_promote(lab: ModuleType, example_kit: Path,
-                                              namespace: Callable[[str], str]) -> None:
+def test_blue_green_goes_preview_then_promote(
+    lab: ModuleType, example_kit: Path, namespace: Callable[[str], str]
+) -> None:
     ns = namespace("bluegreen")
     deploy(lab, example_kit, ns, ("orders-api",))
     before = rollout(lab, ns, "orders-api")["status"]["stableRS"]
@@ -160,19 +189,31 @@ def test_blue_green_goes_preview_then_promote(lab: ModuleType, example_kit: Path
     def previewing() -> dict[str, Any] | None:
         seen = observe(lab, ns, "orders-api", ["orders-api", "orders-api-preview"])
         new = seen["canary"]
-        ok = (new != before and seen["selectors"] == {"orders-api": before, "orders-api-preview": new}
-              and seen["phase"] == "Paused" and seen["reached"]["orders-api-preview"]
-              and set(seen["reached"]["orders-api-preview"]) == {new}
-              and set(seen["reached"]["orders-api"]) == {before})
+        ok = (
+            new != before
+            and seen["selectors"] == {"orders-api": before, "orders-api-preview": new}
+            and seen["phase"] == "Paused"
+            and seen["reached"]["orders-api-preview"]
+            and set(seen["reached"]["orders-api-preview"]) == {new}
+            and set(seen["reached"]["orders-api"]) == {before}
+        )
         return seen if ok else None
 
-    preview = wait_for("the preview Service on the new version, the active one on the old", previewing,
-                       timeout=120, every=0.3)
+    preview = wait_for(
+        "the preview Service on the new version, the active one on the old", previewing, timeout=120, every=0.3
+    )
     promote(lab, ns, "orders-api")
 
     def promoted() -> dict[str, Any] | None:
         seen = observe(lab, ns, "orders-api", ["orders-api", "orders-api-preview"])
-        return seen if (seen["phase"] == "Healthy" and seen["stable"] == preview["canary"]
-                        and set(seen["reached"]["orders-api"]) == {preview["canary"]}) else None
+        return (
+            seen
+            if (
+                seen["phase"] == "Healthy"
+                and seen["stable"] == preview["canary"]
+                and set(seen["reached"]["orders-api"]) == {preview["canary"]}
+            )
+            else None
+        )
 
     wait_for("the active Service on the new version", promoted, timeout=120, every=0.3)
