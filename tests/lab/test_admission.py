@@ -41,8 +41,11 @@ def _workload_replicas(docs: list[dict[str, object]]) -> int:
 
 def _apply_and_run(lab: ModuleType, kit: Path, env: str, ns: str) -> None:
     docs = into_namespace(render(kit, env), ns)
-    claims = sum(len(d["spec"].get("volumeClaimTemplates", [])) * int(d["spec"].get("replicas", 1))
-                 for d in docs if d["kind"] == "StatefulSet")
+    claims = sum(
+        len(d["spec"].get("volumeClaimTemplates", [])) * int(d["spec"].get("replicas", 1))
+        for d in docs
+        if d["kind"] == "StatefulSet"
+    )
     lab.ensure_volumes(claims)
     text = dump(docs)
     dry = kubectl(lab, "apply", "--server-side", "--dry-run=server", "-f", "-", stdin=text, check=False)
