@@ -558,8 +558,10 @@ def stop() -> None:
 
 
 def leftovers() -> list[int]:
-    """PIDs of any process still running one of the lab's binaries from this state folder or cache."""
+    """PIDs of any process of the lab's binaries (or Debian's etcd and Prometheus) that works on this lab's
+    state folder: every component's command line names a file in it (kubeconfig, data, configuration)."""
     binaries = {str(c.path(b)) for c in labbuild.COMPONENTS.values() for b in c.binaries}
+    binaries |= {"/usr/bin/etcd", "/usr/bin/prometheus"}
     found = []
     for proc in Path("/proc").iterdir():
         if not proc.name.isdigit():
@@ -569,8 +571,7 @@ def leftovers() -> list[int]:
         except OSError:
             continue
         exe = argv[0].decode(errors="replace")
-        mine = exe in binaries or (exe in ("/usr/bin/etcd", "/usr/bin/prometheus")
-                                   and any(str(STATE).encode() in a for a in argv))
+        mine = exe in binaries and any(str(STATE).encode() in a for a in argv[1:])
         if mine and _alive(int(proc.name)):
             found.append(int(proc.name))
     return found

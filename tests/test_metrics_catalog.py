@@ -144,3 +144,44 @@ def test_every_alert_queries_only_catalogued_metrics(which: str) -> None:
     # every exporter metric an alert relies on is one the exporter is specified to expose
     assert {n for n in used if n.startswith("critterops_")} <= {m.name for m in EXPORTER_METRICS}
     assert {metrics.PROJECTION_LAG, metrics.OUTBOX_PENDING, metrics.SAGA_OLDEST_IN_STATE} <= used
+
+
+@pytest.mark.parametrize(
+    ("name", "kind", "unit", "expected"),
+    [
+        # confirmed by running prometheus/otlptranslator v1.0.0 with the collector exporter's defaults
+        pytest.param(
+            "wolverine-messages-succeeded",
+            "counter",
+            "Messages",
+            "wolverine_messages_succeeded_Messages_total",
+            id="unknown-unit-kept-verbatim",
+        ),
+        pytest.param(
+            "wolverine-execution-time",
+            "histogram",
+            "Milliseconds",
+            "wolverine_execution_time_Milliseconds",
+            id="histogram-unit-not-mapped",
+        ),
+        pytest.param("wolverine-inbox-count", "gauge", "Messages", "wolverine_inbox_count_Messages", id="gauge"),
+        pytest.param(
+            "http.server.request.duration", "histogram", "s", "http_server_request_duration_seconds", id="ucum-seconds"
+        ),
+        pytest.param("x.counter", "counter", "{message}", "x_counter_total", id="braces-dropped"),
+        pytest.param("x.time", "histogram", "ms", "x_time_milliseconds", id="ucum-ms"),
+        pytest.param("x.count", "counter", "1", "x_count_total", id="counter-of-one-no-ratio"),
+        pytest.param("x.rate", "gauge", "By/s", "x_rate_bytes_per_second", id="per-unit"),
+        pytest.param("x.usage", "gauge", "1", "x_usage_ratio", id="gauge-ratio"),
+        pytest.param("requests.total", "counter", "", "requests_total", id="total-moved-last"),
+        pytest.param("latency.seconds", "histogram", "s", "latency_seconds", id="unit-already-in-name"),
+    ],
+)
+def test_prometheus_names_follow_the_collectors_translation(name: str, kind: str, unit: str, expected: str) -> None:
+    assert metrics.prometheus_name(metrics.Instrument(name, kind, unit, (), "")) == expected  # type: ignore[arg-type]
+
+
+def test_wolverine_names_are_derived_from_the_declared_instruments() -> None:
+    assert metrics.WOLVERINE_FAILURES == "wolverine_execution_failure_Messages_total"
+    assert metrics.WOLVERINE_DEAD_LETTERED == "wolverine_dead_letter_queue_Messages_total"
+    assert all(i.declared for i in metrics.INSTRUMENTS.values())

@@ -4,12 +4,13 @@ Alerts, dashboards and the planner's analysis gates query these names; ``critter
 implements exactly the ``critterops_*`` ones. Four other sources appear:
 
 - ``wolverine``: Wolverine's meter (``Wolverine:<ServiceName>``, captured with
-  ``AddMeter("Wolverine*")``) exported over OTLP to the OpenTelemetry Collector, whose Prometheus
-  exporter turns ``wolverine-execution-failure`` into ``wolverine_execution_failure_total``, tags
-  such as ``exception.type`` into labels such as ``exception_type``, and ``service.name`` into the
-  ``job`` label (scraped with ``honor_labels: true``). Verify the names against a live scrape:
-  exporters differ in unit and ``_total`` suffixes (the policy's ``metrics:`` section overrides them).
-- ``aspnetcore``: ASP.NET Core's ``http.server.request.duration`` histogram (seconds), same path.
+  ``AddMeter("Wolverine*")``) exported over OTLP to the OpenTelemetry Collector's Prometheus exporter.
+  The instruments are declared below as Wolverine declares them (``INSTRUMENTS``: name, kind, unit,
+  tags, source at a pinned tag) and their Prometheus names are *derived* by the translation rules of
+  the collector's exporter (``prometheus_name``): Wolverine's unit ``Messages`` becomes part of the
+  name (``wolverine_execution_failure_Messages_total``). Tags such as ``exception.type`` become labels
+  such as ``exception_type``, and ``service.name`` the ``job`` label (scraped with ``honor_labels``).
+- ``aspnetcore``: ASP.NET Core's ``http.server.request.duration`` histogram (unit ``s``), same path.
 - ``rabbitmq``: the broker's ``rabbitmq_prometheus`` plugin, ``/metrics/detailed`` on port 15692.
 - ``prometheus``: series Prometheus itself writes for every scrape target (``up``).
 
@@ -102,14 +103,162 @@ RABBITMQ_DLQ: Final = "wolverine-dead-letter-queue"
 
 # --- applications and the broker ----------------------------------------------------------------------------------
 
-WOLVERINE_SUCCEEDED: Final = "wolverine_messages_succeeded_total"
-WOLVERINE_RECEIVED: Final = "wolverine_messages_received_total"
-WOLVERINE_SENT: Final = "wolverine_messages_sent_total"
-WOLVERINE_FAILURES: Final = "wolverine_execution_failure_total"
-WOLVERINE_DEAD_LETTERED: Final = "wolverine_dead_letter_queue_total"
-WOLVERINE_EXECUTION_TIME: Final = "wolverine_execution_time_milliseconds"
-WOLVERINE_EFFECTIVE_TIME: Final = "wolverine_effective_time_milliseconds"
-HTTP_SERVER_DURATION: Final = "http_server_request_duration_seconds"
+InstrumentKind = Literal["counter", "histogram", "gauge", "updowncounter"]
+
+
+@dataclass(frozen=True, slots=True)
+class Instrument:
+    """An instrument as its source declares it (``System.Diagnostics.Metrics``), with where it is declared."""
+
+    name: str
+    kind: InstrumentKind
+    unit: str
+    tags: tuple[str, ...]
+    declared: str  # repository@tag:file:line
+
+
+TRANSLATION_STRATEGY: Final = "UnderscoreEscapingWithSuffixes"
+"""How the collector's Prometheus exporter names metrics. It is the default of the exporter
+(opentelemetry-collector-contrib exporter/prometheusexporter@v0.165.1 collector.go:104-129: with the
+``DisableAddMetricSuffixes`` gate on by default) and of Prometheus' own OTLP receiver
+(prometheus@v0.315.1 config/config.go:280-287); the kit writes it into the collector config anyway."""
+
+# prometheus/otlptranslator@v1.0.0 metric_namer.go:34-80 (unitMap, perUnitMap)
+_UNITS: Final = {
+    "d": "days",
+    "h": "hours",
+    "min": "minutes",
+    "s": "seconds",
+    "ms": "milliseconds",
+    "us": "microseconds",
+    "ns": "nanoseconds",
+    "By": "bytes",
+    "KiBy": "kibibytes",
+    "MiBy": "mebibytes",
+    "GiBy": "gibibytes",
+    "TiBy": "tibibytes",
+    "KBy": "kilobytes",
+    "MBy": "megabytes",
+    "GBy": "gigabytes",
+    "TBy": "terabytes",
+    "m": "meters",
+    "V": "volts",
+    "A": "amperes",
+    "J": "joules",
+    "W": "watts",
+    "g": "grams",
+    "Cel": "celsius",
+    "Hz": "hertz",
+    "1": "",
+    "%": "percent",
+}
+_PER_UNITS: Final = {"s": "second", "m": "minute", "h": "hour", "d": "day", "w": "week", "mo": "month", "y": "year"}
+
+
+def _clean_unit(unit: str) -> str:
+    return re.sub(r"_+", "_", re.sub(r"[^a-zA-Z0-9:]", "_", unit)).removeprefix("_")
+
+
+def prometheus_name(instrument: Instrument) -> str:
+    """The Prometheus name of an OTLP instrument under ``UnderscoreEscapingWithSuffixes``.
+
+    A port of prometheus/otlptranslator@v1.0.0 ``normalizeName`` (metric_namer.go:225-265) and
+    ``buildUnitSuffixes``/``cleanUpUnit`` (unit_namer.go:94-128): the name split on every character
+    outside ``[a-zA-Z0-9:]``; the unit mapped (``s`` -> ``seconds``), or kept as written (``Messages``),
+    or dropped when it holds braces (``{message}``), and added unless the name holds it already;
+    ``total`` last for monotonic counters; ``ratio`` for gauges of unit ``1``. Histograms are stored as
+    ``<name>_bucket``, ``_sum`` and ``_count``.
+    """
+    tokens = [t for t in re.split(r"[^a-zA-Z0-9:]", instrument.name) if t]
+    main_unit, _, per_unit = instrument.unit.partition("/")
+    main = "" if not main_unit.strip() or re.search(r"[{}]", main_unit) else _UNITS.get(main_unit.strip(), main_unit)
+    per = ""
+    if per_unit.strip() and not re.search(r"[{}]", per_unit):
+        per = "per_" + _PER_UNITS.get(per_unit.strip(), per_unit.strip())
+    main, per = _clean_unit(main), _clean_unit(per)
+    if main in tokens:
+        main = ""
+    per = "" if per == "per_" else per.removesuffix("_")
+    if per in tokens:
+        per = ""
+    if per:
+        main = main.removesuffix("_")
+    tokens += [t for t in (main, per) if t]
+    if instrument.kind == "counter":
+        tokens = [t for t in tokens if t != "total"] + ["total"]
+    if instrument.unit == "1" and instrument.kind == "gauge":
+        tokens = [t for t in tokens if t != "ratio"] + ["ratio"]
+    name = "_".join(tokens)
+    return "_" + name if name[:1].isdigit() else name
+
+
+_W = "JasperFx/wolverine@V5.40.1:src/Wolverine/"
+_WTAGS = ("message.type", "message.destination", "tenant.id")
+INSTRUMENTS: Final[dict[str, Instrument]] = {
+    i.name: i
+    for i in (
+        # names: src/Wolverine/MetricsConstants.cs:5-25; meter "Wolverine:" + ServiceName:
+        # Runtime/WolverineRuntime.cs:81; tags: Envelope.Internals.cs:157-171 (+ source: Runtime/Tracking.cs:62-95,
+        # exception.type: Tracking.cs:128-133)
+        Instrument(
+            "wolverine-messages-sent",
+            "counter",
+            "Messages",
+            (*_WTAGS, "source"),
+            _W + "Runtime/WolverineRuntime.cs:106",
+        ),
+        Instrument(
+            "wolverine-execution-time", "histogram", "Milliseconds", _WTAGS, _W + "Runtime/WolverineRuntime.cs:108"
+        ),
+        Instrument(
+            "wolverine-messages-succeeded", "counter", "Messages", _WTAGS, _W + "Runtime/WolverineRuntime.cs:110"
+        ),
+        Instrument(
+            "wolverine-execution-failure",
+            "counter",
+            "Messages",
+            (*_WTAGS, "exception.type"),
+            _W + "Runtime/WolverineRuntime.cs:113",
+        ),
+        Instrument(
+            "wolverine-dead-letter-queue", "counter", "Messages", _WTAGS, _W + "Runtime/WolverineRuntime.cs:116"
+        ),
+        Instrument(
+            "wolverine-messages-received",
+            "counter",
+            "Messages",
+            (*_WTAGS, "source"),
+            _W + "Runtime/WolverineRuntime.cs:119",
+        ),
+        Instrument(
+            "wolverine-effective-time", "histogram", "Milliseconds", _WTAGS, _W + "Runtime/WolverineRuntime.cs:122"
+        ),
+        # ASP.NET Core (meter Microsoft.AspNetCore.Hosting): src/Hosting/Hosting/src/Internal/HostingMetrics.cs:29-33
+        Instrument(
+            "http.server.request.duration",
+            "histogram",
+            "s",
+            (
+                "url.scheme",
+                "http.request.method",
+                "network.protocol.version",
+                "http.response.status_code",
+                "http.route",
+                "error.type",
+            ),
+            "dotnet/aspnetcore:src/Hosting/Hosting/src/Internal/HostingMetrics.cs:29",
+        ),
+    )
+}
+
+WOLVERINE_SUCCEEDED: Final = prometheus_name(INSTRUMENTS["wolverine-messages-succeeded"])
+WOLVERINE_RECEIVED: Final = prometheus_name(INSTRUMENTS["wolverine-messages-received"])
+WOLVERINE_SENT: Final = prometheus_name(INSTRUMENTS["wolverine-messages-sent"])
+WOLVERINE_FAILURES: Final = prometheus_name(INSTRUMENTS["wolverine-execution-failure"])
+WOLVERINE_DEAD_LETTERED: Final = prometheus_name(INSTRUMENTS["wolverine-dead-letter-queue"])
+WOLVERINE_EXECUTION_TIME: Final = prometheus_name(INSTRUMENTS["wolverine-execution-time"])
+WOLVERINE_EFFECTIVE_TIME: Final = prometheus_name(INSTRUMENTS["wolverine-effective-time"])
+HTTP_SERVER_DURATION: Final = prometheus_name(INSTRUMENTS["http.server.request.duration"])
 RABBITMQ_QUEUE_READY: Final = "rabbitmq_detailed_queue_messages_ready"
 RABBITMQ_QUEUE_UNACKED: Final = "rabbitmq_detailed_queue_messages_unacked"
 UP: Final = "up"

@@ -61,7 +61,7 @@ def _seconds(text: str) -> float:
 
 
 def for_lab(docs: list[dict[str, Any]], prometheus: str, fast: bool = False) -> list[dict[str, Any]]:
-    """Point analyses at the lab's Prometheus; with ``fast``, pauses of 3 s and analyses every 2 s.
+    """Point analyses at the lab's Prometheus; with ``fast``, pauses of 3 s and analyses every 2 s after 10 s.
 
     ``fast`` keeps every other value (counts, limits, conditions, queries) as generated, so the
     decisions are the kit's own; only the clock runs faster.
@@ -78,7 +78,8 @@ def for_lab(docs: list[dict[str, Any]], prometheus: str, fast: bool = False) -> 
                     if "interval" in metric:
                         metric["interval"] = "2s"
                     if "initialDelay" in metric:
-                        metric["initialDelay"] = "2s"
+                        # a stand-in's first samples take a few seconds to reach Prometheus
+                        metric["initialDelay"] = "10s"
         if doc["kind"] == "Rollout" and fast:
             strategy = doc["spec"]["strategy"]
             for step in strategy.get("canary", {}).get("steps", []):

@@ -38,9 +38,12 @@ def peers(docs: list[dict[str, Any]]) -> dict[str, Peer]:
         name = doc["metadata"]["name"]
         labels = {k: str(v) for k, v in doc["spec"]["template"]["metadata"]["labels"].items()}
         out[name] = Peer(name, NS, labels, f"10.244.1.{index + 10}")
+    system = next(iter(out.values())).labels.get("app.kubernetes.io/part-of", "")
+    # the collector and the exporter labelled as the kit labels what it deploys
+    ours = {"app.kubernetes.io/part-of": system}
     for name, ns, labels in (
-        ("otel-collector", NS, {"app.kubernetes.io/name": "otel-collector"}),
-        ("critterops-exporter", NS, {"app.kubernetes.io/name": "critterops-exporter"}),
+        ("otel-collector", NS, {"app.kubernetes.io/name": "otel-collector", **ours}),
+        ("critterops-exporter", NS, {"app.kubernetes.io/name": "critterops-exporter", **ours}),
         ("prometheus", "monitoring", {"app.kubernetes.io/name": "prometheus"}),
         ("ingress-nginx", "ingress-nginx", {"app.kubernetes.io/name": "ingress-nginx"}),
         ("kube-dns", "kube-system", {"k8s-app": "kube-dns"}),
@@ -98,6 +101,14 @@ def forbidden_edges(system: System, pods: dict[str, Peer]) -> list[Edge]:
         for s in system.services
         if s.kind == "api"
     ]
+    edges += [
+        Edge(pods[s.name], pods["critterops-exporter"], 9180, why="only Prometheus scrapes the exporter")
+        for s in system.services
+    ]
+    edges += [
+        Edge(pods[s.name], pods["otel-collector"], 8889, why="only Prometheus scrapes the collector")
+        for s in system.services
+    ]
     return edges
 
 
@@ -127,12 +138,6 @@ def test_forbidden_edges_are_denied(lab: object, kits: dict[str, tuple[System, P
     assert not wrong, "allowed although nothing needs it:\n" + "\n".join(wrong)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="kit defect (issue 12.6): the namespace's default deny covers the collector "
-    "and the exporter, which get no ingress (OTLP, Prometheus' scrapes); the database and broker "
-    "admit no exporter",
-)
 @pytest.mark.parametrize(("kit", "env"), CASES)
 def test_every_required_edge_is_allowed(lab: object, kits: dict[str, tuple[System, Path]], kit: str, env: str) -> None:
     system, out = kits[kit]

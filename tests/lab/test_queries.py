@@ -229,11 +229,6 @@ def test_exporter_series_have_targets(lab: ModuleType, running_system: RunningSy
     assert not missing, "\n".join(missing)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="kit defect (issue 12.3): queries name wolverine_*_total; through the "
-    "collector Wolverine's unit 'Messages' makes them wolverine_*_Messages_total",
-)
 def test_every_query_has_a_target(lab: ModuleType, running_system: RunningSystem) -> None:
     missing = _missing(lab, running_system.queries, lambda s: True)
     assert not missing, f"{len(missing)} selectors match no series:\n" + "\n".join(missing)

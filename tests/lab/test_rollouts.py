@@ -13,7 +13,7 @@ weight above zero is a failing proof.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -22,13 +22,18 @@ import pytest
 
 from .cluster import dump, get, kubectl, wait_for
 from .kits import for_lab, generate, into_namespace, render
+from .telemetry import PodStandins, restore_lab_observability, use_kit_observability
 
 ROLLOUTS = "/apis/argoproj.io/v1alpha1/namespaces/{ns}/rollouts"
 
 
 @pytest.fixture(scope="module")
-def example_kit(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return generate(None, tmp_path_factory.mktemp("example-kit"), "kubernetes")
+def example_kit(lab: ModuleType, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The example's kit, with its collector config and scrape jobs running in the lab: analyses need data."""
+    out = generate(None, tmp_path_factory.mktemp("example-kit"), "kubernetes", "observability")
+    use_kit_observability(out, lab, "production")
+    yield out
+    restore_lab_observability(lab)
 
 
 def rollout(lab: ModuleType, ns: str, name: str) -> dict[str, Any]:
@@ -120,6 +125,11 @@ def test_canary_walks_its_steps_and_is_promoted(
     lab: ModuleType, example_kit: Path, namespace: Callable[[str], str]
 ) -> None:
     ns = namespace("canary")
+    with PodStandins(lab, ns, {}):
+        _walk(lab, example_kit, ns)
+
+
+def _walk(lab: ModuleType, example_kit: Path, ns: str) -> None:
     docs = deploy(lab, example_kit, ns, ("payments-api",))
     spec = next(d for d in docs if d["kind"] == "Rollout" and d["metadata"]["name"] == "payments-api")
     steps = spec["spec"]["strategy"]["canary"]["steps"]
@@ -139,15 +149,15 @@ def test_canary_walks_its_steps_and_is_promoted(
     assert runs, "the analysis steps created no AnalysisRun"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="kit defect (issue 12.1): callers use the stableService, which Argo "
-    "pins to the stable hash, so no caller reaches the canary",
-)
 def test_callers_reach_the_canary_in_proportion_to_its_weight(
     lab: ModuleType, example_kit: Path, namespace: Callable[[str], str]
 ) -> None:
     ns = namespace("traffic")
+    with PodStandins(lab, ns, {}):
+        _traffic(lab, example_kit, ns)
+
+
+def _traffic(lab: ModuleType, example_kit: Path, ns: str) -> None:
     docs = deploy(lab, example_kit, ns, ("payments-api",))
     spec = next(d for d in docs if d["kind"] == "Rollout" and d["metadata"]["name"] == "payments-api")
     services = sorted(
@@ -182,6 +192,11 @@ def test_blue_green_goes_preview_then_promote(
     lab: ModuleType, example_kit: Path, namespace: Callable[[str], str]
 ) -> None:
     ns = namespace("bluegreen")
+    with PodStandins(lab, ns, {}):
+        _blue_green(lab, example_kit, ns)
+
+
+def _blue_green(lab: ModuleType, example_kit: Path, ns: str) -> None:
     deploy(lab, example_kit, ns, ("orders-api",))
     before = rollout(lab, ns, "orders-api")["status"]["stableRS"]
     new_image(lab, ns, "orders-api", "b1uegreen001")

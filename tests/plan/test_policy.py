@@ -130,9 +130,9 @@ def test_defaults_match_the_spec() -> None:
     assert policy.metrics == Metrics(
         http_requests="http_server_request_duration_seconds_count",
         http_duration_bucket="http_server_request_duration_seconds_bucket",
-        handler_succeeded="wolverine_messages_succeeded_total",
-        handler_failed="wolverine_execution_failure_total",
-        dead_letters="wolverine_dead_letter_queue_total",
+        handler_succeeded="wolverine_messages_succeeded_Messages_total",
+        handler_failed="wolverine_execution_failure_Messages_total",
+        dead_letters="wolverine_dead_letter_queue_Messages_total",
         projection_lag="critterops_projection_lag_events",
         outbox_backlog="critterops_outbox_pending",
     )

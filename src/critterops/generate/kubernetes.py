@@ -1,7 +1,8 @@
 """Kubernetes: a kustomize base with ``dev``, ``staging`` and ``production`` overlays.
 
 Per service: a dedicated ServiceAccount (token not mounted), a ConfigMap for non-secret settings,
-Services (the main one, plus ``-preview`` for blue/green or ``-canary`` for canary), an Argo
+Services (the main one that callers use, plus ``-preview`` for blue/green, or ``-stable`` and
+``-canary`` for a canary, which Argo pins to one version each), an Argo
 Rollouts ``Rollout`` (or a plain ``Deployment`` with ``argo=False``), a PodDisruptionBudget, a
 NetworkPolicy built from the real callers and dependencies, and an AnalysisTemplate. Secrets are
 referenced, never embedded, and mounted as files for .NET's key-per-file configuration. Pods meet
@@ -20,6 +21,7 @@ from typing import Any
 
 from critterops.generate import yamlio
 from critterops.generate.context import Deploy, KitContext
+from critterops.generate.observability import COLLECTOR_PROMETHEUS_PORT, EXPORTER_PORT
 from critterops.model import Service
 from critterops.plan.policy import Environment
 
@@ -169,15 +171,25 @@ def _pod(ctx: KitContext, service: Service, env: str) -> dict[str, Any]:
     if _serves_http(service):
         container["ports"] = [{"name": "http", "containerPort": PORT, "protocol": "TCP"}]
     container["envFrom"] = [{"configMapRef": {"name": f"{service.name}-config"}}]
+    # one series per pod: service.instance.id is the pod's name (the collector's exporter makes it the
+    # instance label), service.version the pod-template hash that Argo's analyses select on
+    pod_name = {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}}
     container["env"] = [
+        pod_name,
         {
             "name": "POD_TEMPLATE_HASH",
             "valueFrom": {"fieldRef": {"fieldPath": "metadata.labels['rollouts-pod-template-hash']"}},
         },
-        {"name": "OTEL_RESOURCE_ATTRIBUTES", "value": "service.version=$(POD_TEMPLATE_HASH)"},
+        {
+            "name": "OTEL_RESOURCE_ATTRIBUTES",
+            "value": "service.instance.id=$(POD_NAME),service.version=$(POD_TEMPLATE_HASH)",
+        },
     ]
     if not ctx.argo:
-        container["env"] = [{"name": "OTEL_RESOURCE_ATTRIBUTES", "value": f"service.version={ctx.tag}"}]
+        container["env"] = [
+            pod_name,
+            {"name": "OTEL_RESOURCE_ATTRIBUTES", "value": f"service.instance.id=$(POD_NAME),service.version={ctx.tag}"},
+        ]
     for key, value in (("readinessProbe", probe.readiness), ("livenessProbe", probe.liveness)):
         if value:
             container[key] = value
@@ -241,7 +253,7 @@ def strategy(ctx: KitContext, service: Service, deploy: Deploy, env: Environment
         canary: dict[str, Any] = {}
         if _serves_http(service):
             # a worker has no Service: naming one makes the Rollout InvalidSpec (proven in the lab)
-            canary = {"stableService": name, "canaryService": f"{name}-canary"}
+            canary = {"stableService": f"{name}-stable", "canaryService": f"{name}-canary"}
         return {"canary": {**canary, "maxSurge": "25%", "maxUnavailable": 0, "steps": steps}}
     # rolling: a canary without steps (Argo Rollouts' own definition of a rolling update)
     return {"canary": {"maxSurge": "25%", "maxUnavailable": 0}}
@@ -276,7 +288,10 @@ def _services(ctx: KitContext, service: Service) -> list[dict[str, Any]]:
         if "blue-green" in strategies:
             names.append(f"{service.name}-preview")
         if "canary" in strategies:
-            names.append(f"{service.name}-canary")
+            # Argo's basic canary (no trafficRouting) pins stableService and canaryService to one version
+            # each (it rewrites their selectors); callers keep the main Service, whose selector spans both
+            # versions, so the canary's share of their requests follows its share of the pods.
+            names += [f"{service.name}-stable", f"{service.name}-canary"]
     return [
         {
             "apiVersion": "v1",
@@ -375,59 +390,91 @@ def network_policy(ctx: KitContext, service: Service) -> dict[str, Any]:
     }
 
 
+MIN_REQUESTS = 20  # requests of the new version in the window before an HTTP measurement counts
+MIN_MESSAGES = 10  # handled messages of the new version in the window before a handler measurement counts
+
+
+def _handles_messages(service: Service) -> bool:
+    wolverine = service.wolverine
+    return wolverine is not None and bool(service.listens or wolverine.handled_messages or wolverine.local_queues)
+
+
 def analysis_template(ctx: KitContext, service: Service, deploy: Deploy, env: Environment) -> dict[str, Any]:
-    """Prometheus checks of the new version only (``service_version`` = its pod-template hash)."""
+    """Prometheus checks of the new version only (``service_version`` = its pod-template hash).
+
+    No data is never a pass. Each query yields nothing until the new version has ``MIN_REQUESTS``
+    requests (or ``MIN_MESSAGES`` handled messages) in the window; a measurement without a value
+    satisfies neither condition, which Argo Rollouts records as Inconclusive (analysis/analysis.go
+    at v1.9.1). Inconclusive measurements are tolerated while data arrives (``inconclusiveLimit`` =
+    ``count``), but the run only succeeds after ``consecutiveSuccessLimit`` successes in a row; a
+    run that reaches ``count`` without them ends Inconclusive, which pauses the Rollout for a person
+    (assessMetricStatus, analysis.go:606-633). A value over the limit fails as before.
+    """
     m = ctx.policy.metrics
     t = deploy.thresholds
     a = env.analysis
     # the overlay's environment too: staging and production can share a pod-template hash
     version = f'\n    job="{service.name}",\n    environment="{env.name}",\n    service_version="{{{{args.hash}}}}"\n  '
 
-    def metric(name: str, query: str, limit: float) -> dict[str, Any]:
-        return {
+    def metric(name: str, query: str, limit: float, gated: bool = True) -> dict[str, Any]:
+        value = "len(result) > 0 && !isNaN(result[0])"
+        spec: dict[str, Any] = {
             "name": name,
             "interval": a.interval,
             "count": a.count,
             "initialDelay": a.initial_delay,
             "failureLimit": a.failure_limit,
             "consecutiveErrorLimit": 4,
-            # no traffic yet (empty vector or NaN) is not a failure; a value above the limit is
-            "successCondition": f"len(result) == 0 || isNaN(result[0]) || result[0] <= {limit:g}",
-            "provider": {"prometheus": {"address": PROMETHEUS, "timeout": 30, "query": query}},
+            "successCondition": f"{value} && result[0] <= {limit:g}",
+            "failureCondition": f"{value} && result[0] > {limit:g}",
         }
+        if gated:
+            spec["inconclusiveLimit"] = a.count
+            spec["consecutiveSuccessLimit"] = min(3, a.count)
+        spec["provider"] = {"prometheus": {"address": PROMETHEUS, "timeout": 30, "query": query}}
+        return spec
 
+    requests = f"sum(increase({m.http_requests}{{{version}}}[2m])) >= {MIN_REQUESTS}"
+    failed = f"(sum(rate({m.handler_failed}{{{version}}}[2m])) or on() vector(0))"
+    succeeded = f"(sum(rate({m.handler_succeeded}{{{version}}}[2m])) or on() vector(0))"
+    handled = (
+        f"(sum(increase({m.handler_succeeded}{{{version}}}[2m])) or on() vector(0))\n"
+        f"  + (sum(increase({m.handler_failed}{{{version}}}[2m])) or on() vector(0))\n  >= {MIN_MESSAGES}"
+    )
     metrics: list[dict[str, Any]] = []
     if _serves_http(service):
         metrics.append(
             metric(
                 "http-error-rate",
-                f'sum(rate({m.http_requests}{{{version.rstrip()},\n    http_response_status_code=~"5.."\n  }}[2m]))\n'
-                f"/\nsum(rate({m.http_requests}{{{version}}}[2m]))",
+                f"(\n  (sum(rate({m.http_requests}{{{version.rstrip()},\n"
+                f'    http_response_status_code=~"5.."\n  }}[2m]))'
+                f" or on() vector(0))\n  /\n  sum(rate({m.http_requests}{{{version}}}[2m]))\n)\n"
+                f"and on() (\n  {requests}\n)",
                 t.http_error_rate,
             )
         )
         metrics.append(
             metric(
                 "http-latency-p95-ms",
-                "1000 * histogram_quantile(\n  0.95,\n"
-                f"  sum by (le) (rate({m.http_duration_bucket}{{{version}}}[2m]))\n)",
+                "(\n  1000 * histogram_quantile(\n    0.95,\n"
+                f"    sum by (le) (rate({m.http_duration_bucket}{{{version}}}[2m]))\n  )\n)\n"
+                f"and on() (\n  {requests}\n)",
                 t.http_latency_p95_ms,
             )
         )
-    if service.wolverine is not None:
+    if _handles_messages(service):
         metrics.append(
             metric(
                 "handler-failure-rate",
-                f"sum(rate({m.handler_failed}{{{version}}}[2m]))\n"
-                f"/ (\n  sum(rate({m.handler_succeeded}{{{version}}}[2m]))\n"
-                f"  + sum(rate({m.handler_failed}{{{version}}}[2m]))\n)",
+                f"(\n  {failed}\n  / ({succeeded} + {failed})\n)\nand on() (\n  {handled}\n)",
                 t.handler_failure_rate,
             )
         )
         metrics.append(
             metric(
                 "dead-letters",
-                f"sum(increase({m.dead_letters}{{{version}}}[{a.interval}]))",
+                f"(sum(increase({m.dead_letters}{{{version}}}[{a.interval}])) or on() vector(0))\n"
+                f"and on() (\n  {handled}\n)",
                 t.dead_letters,
             )
         )
@@ -435,8 +482,9 @@ def analysis_template(ctx: KitContext, service: Service, deploy: Deploy, env: En
         metrics.append(
             metric(
                 "projection-lag",
-                f'max({m.projection_lag}{{service="{service.name}"}})',
+                f'max({m.projection_lag}{{service="{service.name}",environment="{env.name}"}})',
                 t.projection_lag_events,
+                gated=False,
             )
         )
     return {
@@ -475,9 +523,58 @@ def service_documents(ctx: KitContext, service: Service, env: Environment) -> li
     return docs
 
 
+MONITORING_NAMESPACE = "monitoring"  # where PROMETHEUS lives
+EXPORTER_NAME = "critterops-exporter"
+COLLECTOR_NAME = "otel-collector"
+
+
+def _policy(ctx: KitContext, name: str, ingress: list[dict[str, Any]], egress: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": {"name": name, "labels": labels(ctx, name, "network")},
+        "spec": {
+            "podSelector": {"matchLabels": {"app.kubernetes.io/name": name}},
+            "policyTypes": ["Ingress", "Egress"],
+            "ingress": ingress,
+            "egress": egress,
+        },
+    }
+
+
+def _tcp(*ports: int) -> list[dict[str, Any]]:
+    return [{"protocol": "TCP", "port": p} for p in ports]
+
+
+def _observability_policies(ctx: KitContext) -> list[dict[str, Any]]:
+    """The namespace's default deny covers the collector and the critterops exporter too: what they need.
+
+    The collector takes OTLP from every pod of the system and is scraped by Prometheus (namespace
+    ``monitoring``, where the analyses' address points); it exports traces on OTLP/gRPC to a backend
+    outside the namespace. The exporter is scraped by Prometheus and reads PostgreSQL and RabbitMQ's
+    management API (overlays with managed services add their addresses, as for the services)."""
+    app = {"podSelector": {"matchLabels": {"app.kubernetes.io/part-of": ctx.name}}}
+    monitoring = {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": MONITORING_NAMESPACE}}}
+    collector = _policy(
+        ctx,
+        COLLECTOR_NAME,
+        [{"from": [app], "ports": _tcp(4317, 4318)}, {"from": [monitoring], "ports": _tcp(COLLECTOR_PROMETHEUS_PORT)}],
+        [{"ports": _tcp(4317)}],
+    )
+    egress = []
+    for kind, ports in (("postgres", (5432,)), ("rabbitmq", (15672, 15692))):
+        if any(kind in s.uses for s in ctx.system.services):
+            egress.append(
+                {"to": [{"podSelector": {"matchLabels": {"app.kubernetes.io/name": kind}}}], "ports": _tcp(*ports)}
+            )
+    exporter = _policy(ctx, EXPORTER_NAME, [{"from": [monitoring], "ports": _tcp(EXPORTER_PORT)}], egress)
+    return [collector, exporter]
+
+
 def _namespace_policies(ctx: KitContext) -> list[dict[str, Any]]:
     common = labels(ctx, "default-deny", "network")
     return [
+        *_observability_policies(ctx),
         {
             "apiVersion": "networking.k8s.io/v1",
             "kind": "NetworkPolicy",
@@ -599,7 +696,27 @@ def _infra(ctx: KitContext, kind: str, port: int, extra_ports: list[tuple[str, i
                 {
                     "from": [{"podSelector": {"matchLabels": {"app.kubernetes.io/part-of": ctx.name}}}],
                     "ports": [{"protocol": "TCP", "port": port}],
-                }
+                },
+                *(
+                    [
+                        {
+                            "from": [{"podSelector": {"matchLabels": {"app.kubernetes.io/name": EXPORTER_NAME}}}],
+                            "ports": _tcp(15672, 15692),
+                        },
+                        {
+                            "from": [
+                                {
+                                    "namespaceSelector": {
+                                        "matchLabels": {"kubernetes.io/metadata.name": MONITORING_NAMESPACE}
+                                    }
+                                }
+                            ],
+                            "ports": _tcp(15692),
+                        },
+                    ]
+                    if kind == "rabbitmq"
+                    else []
+                ),
             ],
             "egress": [],
         },
@@ -705,6 +822,23 @@ def _overlay_patches(ctx: KitContext, env: Environment) -> list[dict[str, Any]]:
                         "patch": yamlio.dump(ops),
                     }
                 )
+    exporter = next((p for p in _observability_policies(ctx) if p["metadata"]["name"] == EXPORTER_NAME), None)
+    if env.name != "dev" and exporter and exporter["spec"]["egress"]:
+        ops = [
+            {"op": "add", "path": f"/spec/egress/{i}/to/-", "value": {"ipBlock": {"cidr": MANAGED_CIDR}}}
+            for i in range(len(exporter["spec"]["egress"]))
+        ]
+        patches.append(
+            {
+                "target": {
+                    "group": "networking.k8s.io",
+                    "version": "v1",
+                    "kind": "NetworkPolicy",
+                    "name": EXPORTER_NAME,
+                },
+                "patch": yamlio.dump(ops),
+            }
+        )
     return patches
 
 
@@ -724,7 +858,9 @@ def kubernetes_files(ctx: KitContext) -> dict[str, str]:
     for env in ctx.environments:
         resources = ["../../base"]
         if env.name == "dev":
-            infra = _infra(ctx, "postgres", 5432, []) + _infra(ctx, "rabbitmq", 5672, [("management", 15672)])
+            infra = _infra(ctx, "postgres", 5432, []) + _infra(
+                ctx, "rabbitmq", 5672, [("management", 15672), ("prometheus", 15692)]
+            )
             files["kubernetes/overlays/dev/infrastructure.yaml"] = yamlio.dump_all(infra)
             resources.append("infrastructure.yaml")
         jobs = _jobs(ctx, env)

@@ -1230,6 +1230,8 @@ def _collector_config(ctx: KitContext) -> dict[str, Any]:
         "exporters": {
             "prometheus": {
                 "endpoint": f"0.0.0.0:{COLLECTOR_PROMETHEUS_PORT}",
+                # the names critterops.metrics derives (prometheus_name): written out, not left to a default
+                "translation_strategy": m.TRANSLATION_STRATEGY,
                 "resource_to_telemetry_conversion": {"enabled": True},
                 "metric_expiration": "10m",
             },

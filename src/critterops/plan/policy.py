@@ -64,6 +64,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, cast
 
+from critterops import metrics as m
 from critterops.configfile import (
     CONFIG_FILE_NAMES,
     find_config_file,
@@ -127,11 +128,11 @@ class Thresholds:
 class Metrics:
     """Prometheus metric names the gates query; overridable because exporters differ."""
 
-    http_requests: str = "http_server_request_duration_seconds_count"
-    http_duration_bucket: str = "http_server_request_duration_seconds_bucket"
-    handler_succeeded: str = "wolverine_messages_succeeded_total"
-    handler_failed: str = "wolverine_execution_failure_total"
-    dead_letters: str = "wolverine_dead_letter_queue_total"
+    http_requests: str = m.HTTP_SERVER_DURATION + "_count"
+    http_duration_bucket: str = m.HTTP_SERVER_DURATION + "_bucket"
+    handler_succeeded: str = m.WOLVERINE_SUCCEEDED
+    handler_failed: str = m.WOLVERINE_FAILURES
+    dead_letters: str = m.WOLVERINE_DEAD_LETTERED
     projection_lag: str = "critterops_projection_lag_events"
     outbox_backlog: str = "critterops_outbox_pending"
 
