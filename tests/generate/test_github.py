@@ -438,3 +438,21 @@ def test_checkov_passes_the_workflows_and_dockerfiles_with_the_documented_skips(
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
     assert "github_actions scan results" in result.stdout and "dockerfile scan results" in result.stdout
+
+
+@needs("zizmor")
+@needs("actionlint")
+def test_github_enterprise_calls_reusable_workflows_with_dot_slash(tmp_path: Path) -> None:
+    """`$/` is github.com only (runner >= 2.336.0): --github-enterprise writes ./ and waives zizmor's
+    self-repository audit on those lines, with the reason; both linters stay clean (pedantic included)."""
+    files = github_files(gh_context(example_path(), github_enterprise=True), OUT)
+    text = "\n".join(files.values())
+    assert "$/.github" not in text and "uses: ./.github/workflows/deploy.yml" in text
+    assert "# zizmor: ignore[self-repository] GitHub Enterprise Server has no $/ form" in text
+    paths = write_workflows(files, tmp_path)
+    zizmor = run(["zizmor", "--offline", "--persona", "pedantic", "--format", "plain", *paths], tmp_path)
+    assert zizmor.returncode == 0, zizmor.stdout + zizmor.stderr
+    actionlint = run(["actionlint", "-no-color", *paths], tmp_path)
+    assert actionlint.returncode == 0, actionlint.stdout
+    plain = "\n".join(github_files(gh_context(example_path()), OUT).values())
+    assert "uses: $/.github/workflows/deploy.yml" in plain and "ignore[self-repository]" not in plain

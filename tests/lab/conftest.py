@@ -13,11 +13,14 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from types import ModuleType
 
 import pytest
 
 from .cluster import BUILD, LAB, PSA_RESTRICTED
+from .kits import generate
+from .telemetry import restore_lab_observability, use_kit_observability
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -65,3 +68,13 @@ def namespace(lab: ModuleType) -> Iterator[Callable[[str], str]]:
     yield make
     for name in made:
         lab.api("DELETE", f"/api/v1/namespaces/{name}")
+
+
+@pytest.fixture(scope="module")
+def observed_kit(lab: ModuleType, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The example's kit (Kubernetes and observability), with its collector config and production scrape jobs
+    running in the lab: analyses need data. The lab's own collector and scrape config come back afterwards."""
+    out = generate(None, tmp_path_factory.mktemp("example-kit"), "kubernetes", "observability")
+    use_kit_observability(out, lab, "production")
+    yield out
+    restore_lab_observability(lab)

@@ -10,7 +10,7 @@ promoted, and a canary that sends nothing must never be promoted.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -18,19 +18,15 @@ from typing import Any
 import pytest
 
 from .cluster import get, wait_for
-from .kits import generate
-from .telemetry import PodStandins, query, restore_lab_observability, use_kit_observability
+from .telemetry import PodStandins, query
 from .test_rollouts import deploy, new_image, rollout
 
 SERVICE = "payments-api"
 
 
 @pytest.fixture(scope="module")
-def kit(lab: ModuleType, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    out = generate(None, tmp_path_factory.mktemp("example-kit"), "kubernetes", "observability")
-    use_kit_observability(out, lab, "production")
-    yield out
-    restore_lab_observability(lab)
+def kit(observed_kit: Path) -> Path:
+    return observed_kit
 
 
 def tag() -> str:

@@ -13,7 +13,7 @@ weight above zero is a failing proof.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -21,19 +21,15 @@ from typing import Any
 import pytest
 
 from .cluster import dump, get, kubectl, wait_for
-from .kits import for_lab, generate, into_namespace, render
-from .telemetry import PodStandins, restore_lab_observability, use_kit_observability
+from .kits import for_lab, into_namespace, render
+from .telemetry import PodStandins
 
 ROLLOUTS = "/apis/argoproj.io/v1alpha1/namespaces/{ns}/rollouts"
 
 
 @pytest.fixture(scope="module")
-def example_kit(lab: ModuleType, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """The example's kit, with its collector config and scrape jobs running in the lab: analyses need data."""
-    out = generate(None, tmp_path_factory.mktemp("example-kit"), "kubernetes", "observability")
-    use_kit_observability(out, lab, "production")
-    yield out
-    restore_lab_observability(lab)
+def example_kit(observed_kit: Path) -> Path:
+    return observed_kit
 
 
 def rollout(lab: ModuleType, ns: str, name: str) -> dict[str, Any]:

@@ -31,6 +31,11 @@ def add_parser(sub: Any) -> None:
     parser.add_argument("--plan", type=Path, help="a plan from `critterops plan --format json` to follow")
     parser.add_argument("--only", help="comma-separated parts: kubernetes,github,observability,runbooks,docker")
     parser.add_argument("--no-argo", action="store_true", help="plain Deployments instead of Argo Rollouts")
+    parser.add_argument(
+        "--github-enterprise",
+        action="store_true",
+        help="workflows for GitHub Enterprise Server: reusable workflows as ./ (the $/ form is github.com only)",
+    )
     parser.add_argument("--registry", help="image registry prefix (default: ghcr.io/<owner>/<repo> from origin)")
     parser.add_argument("--tag", help="immutable image tag for every overlay (default: the git commit)")
     parser.add_argument("--policy", type=Path, help="policy file (default: critterops.yaml at the repository root)")
@@ -108,6 +113,7 @@ def run(args: argparse.Namespace) -> int:
         registry=registry,
         tag=tag,
         argo=not args.no_argo,
+        github_enterprise=args.github_enterprise,
         plan=plan,
         runbook_base_url=args.runbook_url or f"https://github.com/OWNER/REPO/blob/main/{out_prefix}/runbooks",
         warnings=warnings,

@@ -48,6 +48,7 @@ class KitContext:
     registry: str  # image prefix, e.g. ghcr.io/acme/pawmart
     tag: str  # immutable image tag for every overlay (the git commit when known)
     argo: bool = True
+    github_enterprise: bool = False  # reusable workflows as ./ (GitHub Enterprise Server has no $/ form)
     plan: dict[str, Any] | None = None  # critterops.plan/v1 document
     runbook_base_url: str = "https://github.com/OWNER/REPO/blob/main/deploy/runbooks"
     warnings: list[str] = field(default_factory=list)

@@ -70,7 +70,7 @@ def github_files(ctx: KitContext, out_prefix: str) -> dict[str, str]:
         "security-scan.yml": _security(ctx, out_prefix),
     }
     if auto is not None:
-        files[f"deploy-{auto.name}.yml"] = _deploy_auto(auto)
+        files[f"deploy-{auto.name}.yml"] = _deploy_auto(ctx, auto)
     for environment in manual:
         files[f"deploy-{environment.name}.yml"] = _deploy_manual(ctx, environment)
     return {f"{WORKFLOWS}/{name}": text for name, text in sorted(files.items())}
@@ -101,6 +101,8 @@ def _render(document: dict[str, Any], *about: str) -> str:
     lines = []
     for line in text.split("\n"):
         note = _PERMISSION_NOTES.get(line.strip())
+        if line.strip().startswith("uses: ./.github/workflows/"):
+            note = "zizmor: ignore[self-repository] GitHub Enterprise Server has no $/ form"
         lines.append(f"{line} # {note}" if note else line)
     return "\n".join(lines)
 
@@ -599,19 +601,26 @@ def _deploy(ctx: KitContext, out_prefix: str, environments: list[Environment]) -
     )
 
 
-def _deploy_auto(environment: Environment) -> str:
+def _self(ctx: KitContext, workflow: str) -> str:
+    """A reusable workflow of this repository. ``$/`` pins it to the caller's own commit, but only
+    github.com runners (>= 2.336.0) know it; GitHub Enterprise Server takes ``./`` (same commit as the
+    caller's checkout, which zizmor cannot see, hence its waiver in the kit's README)."""
+    return f"{'./' if ctx.github_enterprise else '$/'}.github/workflows/{workflow}"
+
+
+def _deploy_auto(ctx: KitContext, environment: Environment) -> str:
     document = {
         "name": f"deploy-{environment.name}",
         "on": {"push": {"branches": ["main"]}},
         "permissions": {},
         "jobs": {
             "images": {
-                "uses": "$/.github/workflows/images.yml",
+                "uses": _self(ctx, "images.yml"),
                 "permissions": {"contents": "read", "packages": "write"},
             },
             "deploy": {
                 "needs": "images",
-                "uses": "$/.github/workflows/deploy.yml",
+                "uses": _self(ctx, "deploy.yml"),
                 "permissions": {"contents": "read", "id-token": "write"},
                 "with": {"environment": environment.name, "sha": "${{ github.sha }}"},
             },
@@ -689,7 +698,7 @@ def _deploy_manual(ctx: KitContext, environment: Environment) -> str:
             "verify": verify,
             "deploy": {
                 "needs": "verify",
-                "uses": "$/.github/workflows/deploy.yml",
+                "uses": _self(ctx, "deploy.yml"),
                 "permissions": {"contents": "read", "id-token": "write"},
                 "with": {"environment": environment.name, "sha": "${{ inputs.sha }}"},
             },
