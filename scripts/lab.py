@@ -19,7 +19,8 @@ What runs (all bound to 127.0.0.1, state in ``$CRITTEROPS_LAB_DIR``, default ``/
   Prometheus (Debian) on 29090, scraping the collector every 2 s; tests rewrite its configuration
   and reload it (``--web.enable-lifecycle``).
 
-Ports move with ``CRITTEROPS_LAB_PORT_BASE`` (default 20000: etcd 23790, apiserver 26443, ...).
+Ports move with ``CRITTEROPS_LAB_PORT_BASE`` (default 20000: etcd 23790, apiserver 26443, ...; keep every
+port below Linux's ephemeral range, 32768 and up, where client connections take local ports).
 Exit codes: 0 done, 2 the lab could not be built, started or stopped (the message says why, and a
 failed start stops what it had started).
 """
@@ -119,6 +120,19 @@ def _port_open(port: int) -> bool:
     with socket.socket() as sock:
         sock.settimeout(0.3)
         return sock.connect_ex((HOST, port)) == 0
+
+
+def _port_taken(port: int) -> bool:
+    """Whether a server could not bind the port: a listener, or any socket bound to it (a client's local
+    port in the ephemeral range counts). SO_REUSEADDR as Go's and Erlang's listeners set it, so
+    connections in TIME_WAIT do not count."""
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((HOST, port))
+        except OSError:
+            return True
+    return False
 
 
 def _log_tail(name: str, lines: int = 15) -> str:
@@ -522,7 +536,7 @@ def start(log: Callable[[str], None] = lambda _: None) -> float:
     for comp in labbuild.COMPONENTS.values():
         if not comp.built():
             raise LabError(f"{comp.name} {comp.version} is not built: run `python scripts/lab.py build` first")
-    taken = [f"{HOST}:{PORTS[p]} ({step.name})" for step in STEPS for p in step.ports if _port_open(PORTS[p])]
+    taken = [f"{HOST}:{PORTS[p]} ({step.name})" for step in STEPS for p in step.ports if _port_taken(PORTS[p])]
     if taken:
         raise LabError(f"port in use: {', '.join(taken)}. Stop what holds it, or move the lab with "
                        f"CRITTEROPS_LAB_PORT_BASE (now {BASE})")

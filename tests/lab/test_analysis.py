@@ -9,6 +9,7 @@ promoted, and a canary that sends nothing must never be promoted.
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -29,6 +30,15 @@ def kit(observed_kit: Path) -> Path:
     return observed_kit
 
 
+def _eventually(check: Callable[[], bool], seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(1)
+    return False
+
+
 def tag() -> str:
     return uuid.uuid4().hex[:12]  # a fresh pod-template hash per test: no series of another test matches
 
@@ -46,34 +56,53 @@ def analysis_runs(lab: ModuleType, ns: str) -> list[dict[str, Any]]:
     return get(lab, f"/apis/argoproj.io/v1alpha1/namespaces/{ns}/analysisruns")["items"]
 
 
-def run_canary(lab: ModuleType, kit: Path, ns: str, flags: list[str] | None, timeout: float = 150) -> str | None:
-    """Deploy, then start a canary whose stand-ins run with ``flags`` (None: no stand-in); its outcome."""
+def run_canary(
+    lab: ModuleType,
+    kit: Path,
+    ns: str,
+    flags: list[str] | None,
+    timeout: float = 150,
+    then: Callable[[], None] | None = None,
+) -> str | None:
+    """Deploy, then start a canary whose stand-ins run with ``flags`` (None: no stand-in); its outcome.
+    ``then`` runs while the stand-ins still do."""
     new = tag()
     with PodStandins(lab, ns, {new: flags}):
         deploy(lab, kit, ns, (SERVICE,))
         first = rollout(lab, ns, SERVICE)["status"]["stableRS"]
         new_image(lab, ns, SERVICE, new)
         try:
-            return wait_for("the canary promoted or aborted", lambda: outcome(lab, ns, first), timeout=timeout)
+            result = wait_for("the canary promoted or aborted", lambda: outcome(lab, ns, first), timeout=timeout)
         except AssertionError:
             return None
+        if then is not None:
+            then()
+        return str(result)
 
 
 def test_good_canary_is_promoted_on_data_it_sent(lab: ModuleType, kit: Path, namespace: Callable[[str], str]) -> None:
     ns = namespace("good")
-    assert run_canary(lab, kit, ns, []) == "promoted"
-    canary = rollout(lab, ns, SERVICE)["status"]["stableRS"]
-    seen = query(lab, f'http_server_request_duration_seconds_count{{job="{SERVICE}",service_version="{canary}"}}')
-    assert seen, "the promoted version's requests never reached Prometheus"
-    pods = get(lab, f"/api/v1/namespaces/{ns}/pods?labelSelector=app.kubernetes.io/name={SERVICE}")["items"]
-    names = {p["metadata"]["name"] for p in pods if p["metadata"]["labels"].get("rollouts-pod-template-hash") == canary}
-    # one series per pod, named by the pod: stable and canary never overwrite each other (issue 12.4)
-    selector = f'http_server_request_duration_seconds_count{{job="{SERVICE}",service_version="{canary}"}}'
-    wait_for(
-        "a series per pod of the new version",
-        lambda: {s["metric"].get("instance") for s in query(lab, selector)} == names,
-        timeout=30,
-    )
+    seen_sets: list[tuple[set[str], set[str]]] = []
+
+    def one_series_per_pod() -> bool:
+        """Every pod of the new version has a series of its own, named by the pod (issue 12.4)."""
+        canary = rollout(lab, ns, SERVICE)["status"]["stableRS"]
+        pods = get(lab, f"/api/v1/namespaces/{ns}/pods?labelSelector=app.kubernetes.io/name={SERVICE}")["items"]
+        names = {
+            p["metadata"]["name"]
+            for p in pods
+            if not p["metadata"].get("deletionTimestamp")
+            and p["metadata"]["labels"].get("rollouts-pod-template-hash") == canary
+        }
+        selector = f'http_server_request_duration_seconds_count{{job="{SERVICE}",service_version="{canary}"}}'
+        instances = {s["metric"].get("instance", "") for s in query(lab, selector)}
+        seen_sets.append((instances, names))
+        return bool(names) and names <= instances and all(i.startswith(f"{SERVICE}-{canary}-") for i in instances)
+
+    def check() -> None:
+        assert _eventually(one_series_per_pod, 60), f"series instances vs pods, last: {seen_sets[-1:]}"
+
+    assert run_canary(lab, kit, ns, [], then=check) == "promoted"
     runs = analysis_runs(lab, ns)
     assert runs and all(r["status"]["phase"] == "Successful" for r in runs), [r["status"]["phase"] for r in runs]
 

@@ -30,7 +30,8 @@ def other_lab(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple
         pytest.skip(f"lab engines not built ({', '.join(missing)})") if not os.environ.get("CI") else pytest.fail(
             f"lab engines not built: {missing}"
         )
-    env = {"CRITTEROPS_LAB_DIR": str(tmp_path / "state"), "CRITTEROPS_LAB_PORT_BASE": "30000"}
+    # ports 13133-19090: below Linux's ephemeral range (32768+), where client sockets could hold them
+    env = {"CRITTEROPS_LAB_DIR": str(tmp_path / "state"), "CRITTEROPS_LAB_PORT_BASE": "10000"}
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     spec = importlib.util.spec_from_file_location("critterops_lab_other", SCRIPT)
