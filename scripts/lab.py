@@ -42,6 +42,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import contextlib
+
 import labbuild
 
 HOST = "127.0.0.1"
@@ -106,8 +108,15 @@ def _spawn(name: str, argv: list[str], env: dict[str, str] | None = None) -> int
     (STATE / "logs").mkdir(parents=True, exist_ok=True)
     (STATE / "pids").mkdir(parents=True, exist_ok=True)
     log = open(STATE / "logs" / f"{name}.log", "ab")  # noqa: SIM115 - handed to the child
-    proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                            start_new_session=True, env={**os.environ, **(env or {})}, cwd=STATE)
+    proc = subprocess.Popen(
+        argv,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+        env={**os.environ, **(env or {})},
+        cwd=STATE,
+    )
     log.close()
     _pidfile(name).write_text(f"{proc.pid} {argv[0]}\n")
     deadline = time.monotonic() + 5  # until exec: before it, /proc/PID/cmdline is still ours
@@ -147,33 +156,31 @@ def _wait(name: str, ready: Callable[[], bool], timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if pid_of(name) is None:
-            raise LabError(f"{name} exited during start; last lines of {STATE / 'logs' / (name + '.log')}:\n"
-                           f"{_log_tail(name)}")
+            raise LabError(
+                f"{name} exited during start; last lines of {STATE / 'logs' / (name + '.log')}:\n{_log_tail(name)}"
+            )
         try:
             if ready():
                 return
         except (OSError, urllib.error.URLError, ssl.SSLError):
             pass
         time.sleep(0.2)
-    raise LabError(f"{name} was not ready within {timeout:.0f} s; see {STATE / 'logs' / (name + '.log')}:\n"
-                   f"{_log_tail(name)}")
+    raise LabError(
+        f"{name} was not ready within {timeout:.0f} s; see {STATE / 'logs' / (name + '.log')}:\n{_log_tail(name)}"
+    )
 
 
 def _stop(name: str, grace: float = 15) -> None:
     pid = pid_of(name)
     if pid is not None:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
         deadline = time.monotonic() + grace
         while time.monotonic() < deadline and _alive(pid):
             time.sleep(0.1)
         if _alive(pid):
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
             time.sleep(0.2)
         if _alive(pid):
             raise LabError(f"{name} (PID {pid}) did not stop")
@@ -193,18 +200,51 @@ def make_pki() -> None:
     """A CA, the apiserver's serving certificate, an admin client (O=system:masters) and the SA key pair."""
     pki = STATE / "pki"
     pki.mkdir(parents=True, exist_ok=True)
-    _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.crt", "-days", "7",
-             "-subj", "/CN=critterops-lab-ca")
-    sans = "subjectAltName=IP:127.0.0.1,IP:10.96.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default," \
-           "DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local"
+    _openssl(
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.crt",
+        "-days",
+        "7",
+        "-subj",
+        "/CN=critterops-lab-ca",
+    )
+    sans = (
+        "subjectAltName=IP:127.0.0.1,IP:10.96.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,"
+        "DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local"
+    )
     (pki / "server.ext").write_text(sans + "\nextendedKeyUsage=serverAuth\n")
     (pki / "client.ext").write_text("extendedKeyUsage=clientAuth\n")
-    for name, subject, ext in (("apiserver", "/CN=kube-apiserver", "server.ext"),
-                               ("admin", "/O=system:masters/CN=critterops-lab-admin", "client.ext")):
-        _openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", f"{name}.key", "-out", f"{name}.csr",
-                 "-subj", subject)
-        _openssl("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
-                 "-out", f"{name}.crt", "-days", "7", "-extfile", ext)
+    for name, subject, ext in (
+        ("apiserver", "/CN=kube-apiserver", "server.ext"),
+        ("admin", "/O=system:masters/CN=critterops-lab-admin", "client.ext"),
+    ):
+        _openssl(
+            "req", "-newkey", "rsa:2048", "-nodes", "-keyout", f"{name}.key", "-out", f"{name}.csr", "-subj", subject
+        )
+        _openssl(
+            "x509",
+            "-req",
+            "-in",
+            f"{name}.csr",
+            "-CA",
+            "ca.crt",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            f"{name}.crt",
+            "-days",
+            "7",
+            "-extfile",
+            ext,
+        )
     _openssl("genrsa", "-out", "sa.key", "2048")
     _openssl("rsa", "-in", "sa.key", "-pubout", "-out", "sa.pub")
     for key in pki.glob("*.key"):
@@ -217,16 +257,32 @@ def kubeconfig_path() -> Path:
 
 def write_kubeconfig() -> None:
     pki = STATE / "pki"
-    kubeconfig_path().write_text(json.dumps({
-        "apiVersion": "v1",
-        "kind": "Config",
-        "clusters": [{"name": "lab", "cluster": {"server": f"https://{HOST}:{PORTS['apiserver']}",
-                                                  "certificate-authority": str(pki / "ca.crt")}}],
-        "users": [{"name": "admin", "user": {"client-certificate": str(pki / "admin.crt"),
-                                             "client-key": str(pki / "admin.key")}}],
-        "contexts": [{"name": "lab", "context": {"cluster": "lab", "user": "admin"}}],
-        "current-context": "lab",
-    }, indent=2))
+    kubeconfig_path().write_text(
+        json.dumps(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "clusters": [
+                    {
+                        "name": "lab",
+                        "cluster": {
+                            "server": f"https://{HOST}:{PORTS['apiserver']}",
+                            "certificate-authority": str(pki / "ca.crt"),
+                        },
+                    }
+                ],
+                "users": [
+                    {
+                        "name": "admin",
+                        "user": {"client-certificate": str(pki / "admin.crt"), "client-key": str(pki / "admin.key")},
+                    }
+                ],
+                "contexts": [{"name": "lab", "context": {"cluster": "lab", "user": "admin"}}],
+                "current-context": "lab",
+            },
+            indent=2,
+        )
+    )
     kubeconfig_path().chmod(0o600)
 
 
@@ -240,8 +296,12 @@ def _api_context() -> ssl.SSLContext:
 def api(method: str, path: str, body: object | None = None, timeout: float = 10) -> tuple[int, dict[str, object]]:
     """One call to the lab's apiserver as the admin user; returns (status, JSON body)."""
     data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(f"https://{HOST}:{PORTS['apiserver']}{path}", data=data, method=method,
-                                     headers={"Content-Type": "application/json", "Accept": "application/json"})
+    request = urllib.request.Request(
+        f"https://{HOST}:{PORTS['apiserver']}{path}",
+        data=data,
+        method=method,
+        headers={"Content-Type": "application/json", "Accept": "application/json"},
+    )
     try:
         with urllib.request.urlopen(request, timeout=timeout, context=_api_context()) as response:
             return response.status, json.loads(response.read() or b"{}")
@@ -273,70 +333,116 @@ def _http_ok(url: str) -> Callable[[], bool]:
 def _bin(component: str, binary: str) -> str:
     comp = labbuild.COMPONENTS[component]
     if not comp.built():
-        raise LabError(f"{component} {comp.version} is not built: run `python scripts/lab.py build` first "
-                       f"(cache: {labbuild.CACHE})")
+        raise LabError(
+            f"{component} {comp.version} is not built: run `python scripts/lab.py build` first "
+            f"(cache: {labbuild.CACHE})"
+        )
     return str(comp.path(binary))
 
 
 def _start_etcd() -> None:
     if not Path("/usr/bin/etcd").exists():
         raise LabError("etcd is not installed: apt-get install -y etcd-server (or run `python scripts/lab.py build`)")
-    _spawn("etcd", ["/usr/bin/etcd", "--name", "lab", "--data-dir", str(STATE / "etcd"),
-                    "--listen-client-urls", f"http://{HOST}:{PORTS['etcd']}",
-                    "--advertise-client-urls", f"http://{HOST}:{PORTS['etcd']}",
-                    "--listen-peer-urls", f"http://{HOST}:{PORTS['etcd-peer']}",
-                    "--initial-advertise-peer-urls", f"http://{HOST}:{PORTS['etcd-peer']}",
-                    "--initial-cluster", f"lab=http://{HOST}:{PORTS['etcd-peer']}",
-                    "--unsafe-no-fsync", "--quota-backend-bytes", str(2 * 1024**3)],
-           {"ETCD_UNSUPPORTED_ARCH": ""})
+    _spawn(
+        "etcd",
+        [
+            "/usr/bin/etcd",
+            "--name",
+            "lab",
+            "--data-dir",
+            str(STATE / "etcd"),
+            "--listen-client-urls",
+            f"http://{HOST}:{PORTS['etcd']}",
+            "--advertise-client-urls",
+            f"http://{HOST}:{PORTS['etcd']}",
+            "--listen-peer-urls",
+            f"http://{HOST}:{PORTS['etcd-peer']}",
+            "--initial-advertise-peer-urls",
+            f"http://{HOST}:{PORTS['etcd-peer']}",
+            "--initial-cluster",
+            f"lab=http://{HOST}:{PORTS['etcd-peer']}",
+            "--unsafe-no-fsync",
+            "--quota-backend-bytes",
+            str(2 * 1024**3),
+        ],
+        {"ETCD_UNSUPPORTED_ARCH": ""},
+    )
     _wait("etcd", _http_ok(f"http://{HOST}:{PORTS['etcd']}/health"), 30)
 
 
 def _start_apiserver() -> None:
     pki = STATE / "pki"
-    _spawn("kube-apiserver", [
-        _bin("kubernetes", "kube-apiserver"),
-        f"--etcd-servers=http://{HOST}:{PORTS['etcd']}",
-        f"--bind-address={HOST}", f"--secure-port={PORTS['apiserver']}", f"--advertise-address={HOST}",
-        # the "kubernetes" Endpoints would hold 127.0.0.1, which validation rejects; nothing in the lab needs it
-        "--endpoint-reconciler-type=none",
-        f"--service-cluster-ip-range={SERVICE_CIDR}",
-        f"--client-ca-file={pki / 'ca.crt'}",
-        f"--tls-cert-file={pki / 'apiserver.crt'}", f"--tls-private-key-file={pki / 'apiserver.key'}",
-        f"--service-account-key-file={pki / 'sa.pub'}", f"--service-account-signing-key-file={pki / 'sa.key'}",
-        "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
-        "--authorization-mode=RBAC",
-        # PodSecurity is on by default since 1.25; named here so the lab never runs without it
-        "--enable-admission-plugins=NamespaceLifecycle,LimitRanger,ServiceAccount,PodSecurity,"
-        "DefaultStorageClass,ResourceQuota,MutatingAdmissionWebhook,ValidatingAdmissionWebhook",
-        "--allow-privileged=false", "--profiling=false", "--v=1",
-    ])
+    _spawn(
+        "kube-apiserver",
+        [
+            _bin("kubernetes", "kube-apiserver"),
+            f"--etcd-servers=http://{HOST}:{PORTS['etcd']}",
+            f"--bind-address={HOST}",
+            f"--secure-port={PORTS['apiserver']}",
+            f"--advertise-address={HOST}",
+            # the "kubernetes" Endpoints would hold 127.0.0.1, which validation rejects; nothing in the lab needs it
+            "--endpoint-reconciler-type=none",
+            f"--service-cluster-ip-range={SERVICE_CIDR}",
+            f"--client-ca-file={pki / 'ca.crt'}",
+            f"--tls-cert-file={pki / 'apiserver.crt'}",
+            f"--tls-private-key-file={pki / 'apiserver.key'}",
+            f"--service-account-key-file={pki / 'sa.pub'}",
+            f"--service-account-signing-key-file={pki / 'sa.key'}",
+            "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+            "--authorization-mode=RBAC",
+            # PodSecurity is on by default since 1.25; named here so the lab never runs without it
+            "--enable-admission-plugins=NamespaceLifecycle,LimitRanger,ServiceAccount,PodSecurity,"
+            "DefaultStorageClass,ResourceQuota,MutatingAdmissionWebhook,ValidatingAdmissionWebhook",
+            "--allow-privileged=false",
+            "--profiling=false",
+            "--v=1",
+        ],
+    )
     _wait("kube-apiserver", _api_ready, 60)
 
 
 def _start_controller_manager() -> None:
     pki = STATE / "pki"
     kc = str(kubeconfig_path())
-    _spawn("kube-controller-manager", [
-        _bin("kubernetes", "kube-controller-manager"),
-        f"--kubeconfig={kc}", f"--authentication-kubeconfig={kc}", f"--authorization-kubeconfig={kc}",
-        f"--bind-address={HOST}", f"--secure-port={PORTS['controller-manager']}",
-        "--leader-elect=false", f"--service-account-private-key-file={pki / 'sa.key'}",
-        f"--root-ca-file={pki / 'ca.crt'}", f"--service-cluster-ip-range={SERVICE_CIDR}",
-        f"--cluster-signing-cert-file={pki / 'ca.crt'}", f"--cluster-signing-key-file={pki / 'ca.key'}",
-        "--controllers=*,-nodeipam,-cloud-node-lifecycle", "--concurrent-deployment-syncs=10",
-        "--concurrent-replicaset-syncs=10", "--v=1",
-    ])
+    _spawn(
+        "kube-controller-manager",
+        [
+            _bin("kubernetes", "kube-controller-manager"),
+            f"--kubeconfig={kc}",
+            f"--authentication-kubeconfig={kc}",
+            f"--authorization-kubeconfig={kc}",
+            f"--bind-address={HOST}",
+            f"--secure-port={PORTS['controller-manager']}",
+            "--leader-elect=false",
+            f"--service-account-private-key-file={pki / 'sa.key'}",
+            f"--root-ca-file={pki / 'ca.crt'}",
+            f"--service-cluster-ip-range={SERVICE_CIDR}",
+            f"--cluster-signing-cert-file={pki / 'ca.crt'}",
+            f"--cluster-signing-key-file={pki / 'ca.key'}",
+            "--controllers=*,-nodeipam,-cloud-node-lifecycle",
+            "--concurrent-deployment-syncs=10",
+            "--concurrent-replicaset-syncs=10",
+            "--v=1",
+        ],
+    )
     _wait("kube-controller-manager", lambda: _port_open(PORTS["controller-manager"]), 30)
 
 
 def _start_scheduler() -> None:
     kc = str(kubeconfig_path())
-    _spawn("kube-scheduler", [
-        _bin("kubernetes", "kube-scheduler"),
-        f"--kubeconfig={kc}", f"--authentication-kubeconfig={kc}", f"--authorization-kubeconfig={kc}",
-        f"--bind-address={HOST}", f"--secure-port={PORTS['scheduler']}", "--leader-elect=false", "--v=1",
-    ])
+    _spawn(
+        "kube-scheduler",
+        [
+            _bin("kubernetes", "kube-scheduler"),
+            f"--kubeconfig={kc}",
+            f"--authentication-kubeconfig={kc}",
+            f"--authorization-kubeconfig={kc}",
+            f"--bind-address={HOST}",
+            f"--secure-port={PORTS['scheduler']}",
+            "--leader-elect=false",
+            "--v=1",
+        ],
+    )
     _wait("kube-scheduler", lambda: _port_open(PORTS["scheduler"]), 30)
 
 
@@ -349,25 +455,40 @@ def node_object(name: str, zone: str, index: int) -> dict[str, object]:
         "metadata": {
             "name": name,
             "annotations": {"kwok.x-k8s.io/node": "fake", "node.alpha.kubernetes.io/ttl": "0"},
-            "labels": {"kubernetes.io/hostname": name, "kubernetes.io/os": "linux", "kubernetes.io/arch": "amd64",
-                       "kubernetes.io/role": "agent", "type": "kwok", "topology.kubernetes.io/zone": zone,
-                       "topology.kubernetes.io/region": "lab"},
+            "labels": {
+                "kubernetes.io/hostname": name,
+                "kubernetes.io/os": "linux",
+                "kubernetes.io/arch": "amd64",
+                "kubernetes.io/role": "agent",
+                "type": "kwok",
+                "topology.kubernetes.io/zone": zone,
+                "topology.kubernetes.io/region": "lab",
+            },
         },
         "spec": {},
-        "status": {"allocatable": capacity, "capacity": capacity,
-                   "addresses": [{"type": "InternalIP", "address": f"10.240.0.{index + 10}"}]},
+        "status": {
+            "allocatable": capacity,
+            "capacity": capacity,
+            "addresses": [{"type": "InternalIP", "address": f"10.240.0.{index + 10}"}],
+        },
     }
 
 
 def _start_kwok() -> None:
-    _spawn("kwok", [
-        _bin("kwok", "kwok"), f"--kubeconfig={kubeconfig_path()}",
-        "--manage-all-nodes=false", "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
-        "--cidr=10.244.0.1/16", "--node-ip=10.240.0.1",
-        # without a lease the heartbeat comes every 10-20 minutes and the node controller taints the nodes
-        "--node-lease-duration-seconds=40",
-        f"--server-address={HOST}:{PORTS['kwok']}",
-    ])
+    _spawn(
+        "kwok",
+        [
+            _bin("kwok", "kwok"),
+            f"--kubeconfig={kubeconfig_path()}",
+            "--manage-all-nodes=false",
+            "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
+            "--cidr=10.244.0.1/16",
+            "--node-ip=10.240.0.1",
+            # without a lease the heartbeat comes every 10-20 minutes and the node controller taints the nodes
+            "--node-lease-duration-seconds=40",
+            f"--server-address={HOST}:{PORTS['kwok']}",
+        ],
+    )
     _wait("kwok", lambda: _port_open(PORTS["kwok"]), 30)
     for index in range(NODES_PER_ZONE * len(ZONES)):
         zone = ZONES[index % len(ZONES)]
@@ -379,8 +500,15 @@ def _start_kwok() -> None:
     def nodes_ready() -> bool:
         _, body = api("GET", "/api/v1/nodes")
         items = body.get("items") or []
-        ready = [n for n in items if isinstance(n, dict) and any(
-            c.get("type") == "Ready" and c.get("status") == "True" for c in n.get("status", {}).get("conditions", []))]
+        ready = [
+            n
+            for n in items
+            if isinstance(n, dict)
+            and any(
+                c.get("type") == "Ready" and c.get("status") == "True"
+                for c in n.get("status", {}).get("conditions", [])
+            )
+        ]
         return len(ready) >= NODES_PER_ZONE * len(ZONES)
 
     _wait("kwok", nodes_ready, 60)
@@ -403,29 +531,60 @@ def ensure_volumes(count: int) -> None:
     free = [v for v in items if v.get("status", {}).get("phase") == "Available"]
     for index in range(count - len(free)):
         name = f"lab-pv-{int(time.time() * 1000)}-{index}"
-        code, made = api("POST", "/api/v1/persistentvolumes", {
-            "apiVersion": "v1", "kind": "PersistentVolume", "metadata": {"name": name},
-            "spec": {"capacity": {"storage": "100Gi"}, "accessModes": ["ReadWriteOnce"],
-                     "persistentVolumeReclaimPolicy": "Retain", "storageClassName": STORAGE_CLASS,
-                     "hostPath": {"path": str(STATE / "volumes" / name)}}})
+        code, made = api(
+            "POST",
+            "/api/v1/persistentvolumes",
+            {
+                "apiVersion": "v1",
+                "kind": "PersistentVolume",
+                "metadata": {"name": name},
+                "spec": {
+                    "capacity": {"storage": "100Gi"},
+                    "accessModes": ["ReadWriteOnce"],
+                    "persistentVolumeReclaimPolicy": "Retain",
+                    "storageClassName": STORAGE_CLASS,
+                    "hostPath": {"path": str(STATE / "volumes" / name)},
+                },
+            },
+        )
         if code != 201:
             raise LabError(f"creating volume {name}: {code} {made.get('message')}")
 
 
 def _storage() -> None:
-    code, body = api("POST", "/apis/storage.k8s.io/v1/storageclasses", {
-        "apiVersion": "storage.k8s.io/v1", "kind": "StorageClass",
-        "metadata": {"name": STORAGE_CLASS, "annotations": {"storageclass.kubernetes.io/is-default-class": "true"}},
-        "provisioner": "kubernetes.io/no-provisioner", "volumeBindingMode": "Immediate"})
+    code, body = api(
+        "POST",
+        "/apis/storage.k8s.io/v1/storageclasses",
+        {
+            "apiVersion": "storage.k8s.io/v1",
+            "kind": "StorageClass",
+            "metadata": {"name": STORAGE_CLASS, "annotations": {"storageclass.kubernetes.io/is-default-class": "true"}},
+            "provisioner": "kubernetes.io/no-provisioner",
+            "volumeBindingMode": "Immediate",
+        },
+    )
     if code not in (201, 409):
         raise LabError(f"creating the StorageClass: {code} {body.get('message')}")
     ensure_volumes(12)
 
 
 def _apply(path: Path) -> None:
-    done = subprocess.run(["kubectl", "--kubeconfig", str(kubeconfig_path()), "apply", "--server-side",
-                           "--force-conflicts", "-f", str(path)], capture_output=True, text=True, check=False,
-                          timeout=120)
+    done = subprocess.run(
+        [
+            "kubectl",
+            "--kubeconfig",
+            str(kubeconfig_path()),
+            "apply",
+            "--server-side",
+            "--force-conflicts",
+            "-f",
+            str(path),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
     if done.returncode != 0:
         raise LabError(f"kubectl apply -f {path} failed: {done.stderr.strip()[-400:]}")
 
@@ -434,33 +593,52 @@ def _start_argo() -> None:
     crds = labbuild.COMPONENTS["argo-rollouts"].bin_dir / "crds"
     _bin("argo-rollouts", "rollouts-controller")
     _apply(crds)
-    api("POST", "/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace",
-                                       "metadata": {"name": ARGO_NAMESPACE}})
-    _spawn("argo-rollouts", [
-        _bin("argo-rollouts", "rollouts-controller"), f"--kubeconfig={kubeconfig_path()}",
-        # (it binds these two on every interface: the address is hard-coded in controller/controller.go)
-        f"--metricsPort={PORTS['argo-metrics']}", f"--healthzPort={PORTS['argo-healthz']}",
-        "--leader-elect=false", "--loglevel=info",
-    ], {"POD_NAMESPACE": ARGO_NAMESPACE})
+    api("POST", "/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ARGO_NAMESPACE}})
+    _spawn(
+        "argo-rollouts",
+        [
+            _bin("argo-rollouts", "rollouts-controller"),
+            f"--kubeconfig={kubeconfig_path()}",
+            # (it binds these two on every interface: the address is hard-coded in controller/controller.go)
+            f"--metricsPort={PORTS['argo-metrics']}",
+            f"--healthzPort={PORTS['argo-healthz']}",
+            "--leader-elect=false",
+            "--loglevel=info",
+        ],
+        {"POD_NAMESPACE": ARGO_NAMESPACE},
+    )
     _wait("argo-rollouts", lambda: _port_open(PORTS["argo-metrics"]), 60)
 
 
 def collector_config() -> str:
     """The lab's default collector: OTLP in, the Prometheus exporter out, as the kit's config does."""
-    return json.dumps({
-        "extensions": {"health_check": {"endpoint": f"{HOST}:{PORTS['otel-health']}"}},
-        "receivers": {"otlp": {"protocols": {"grpc": {"endpoint": f"{HOST}:{PORTS['otlp-grpc']}"},
-                                             "http": {"endpoint": f"{HOST}:{PORTS['otlp-http']}"}}}},
-        "processors": {"batch": {"timeout": "1s"}},
-        "exporters": {"prometheus": {"endpoint": f"{HOST}:{PORTS['otel-prometheus']}",
-                                     "resource_to_telemetry_conversion": {"enabled": True},
-                                     "metric_expiration": "10m"}},
-        "service": {
-            "extensions": ["health_check"],
-            "telemetry": {"metrics": {"level": "none"}},
-            "pipelines": {"metrics": {"receivers": ["otlp"], "processors": ["batch"], "exporters": ["prometheus"]}},
+    return json.dumps(
+        {
+            "extensions": {"health_check": {"endpoint": f"{HOST}:{PORTS['otel-health']}"}},
+            "receivers": {
+                "otlp": {
+                    "protocols": {
+                        "grpc": {"endpoint": f"{HOST}:{PORTS['otlp-grpc']}"},
+                        "http": {"endpoint": f"{HOST}:{PORTS['otlp-http']}"},
+                    }
+                }
+            },
+            "processors": {"batch": {"timeout": "1s"}},
+            "exporters": {
+                "prometheus": {
+                    "endpoint": f"{HOST}:{PORTS['otel-prometheus']}",
+                    "resource_to_telemetry_conversion": {"enabled": True},
+                    "metric_expiration": "10m",
+                }
+            },
+            "service": {
+                "extensions": ["health_check"],
+                "telemetry": {"metrics": {"level": "none"}},
+                "pipelines": {"metrics": {"receivers": ["otlp"], "processors": ["batch"], "exporters": ["prometheus"]}},
+            },
         },
-    }, indent=2)
+        indent=2,
+    )
 
 
 def start_collector(config_text: str, name: str = "otelcol") -> None:
@@ -473,12 +651,21 @@ def start_collector(config_text: str, name: str = "otelcol") -> None:
 
 
 def prometheus_config(scrape_configs: list[dict[str, object]] | None = None) -> str:
-    jobs = scrape_configs if scrape_configs is not None else [{
-        "job_name": "otel-collector", "honor_labels": True, "scrape_interval": "2s",
-        "static_configs": [{"targets": [f"{HOST}:{PORTS['otel-prometheus']}"]}],
-    }]
-    return json.dumps({"global": {"scrape_interval": "2s", "evaluation_interval": "2s"}, "scrape_configs": jobs},
-                      indent=2)
+    jobs = (
+        scrape_configs
+        if scrape_configs is not None
+        else [
+            {
+                "job_name": "otel-collector",
+                "honor_labels": True,
+                "scrape_interval": "2s",
+                "static_configs": [{"targets": [f"{HOST}:{PORTS['otel-prometheus']}"]}],
+            }
+        ]
+    )
+    return json.dumps(
+        {"global": {"scrape_interval": "2s", "evaluation_interval": "2s"}, "scrape_configs": jobs}, indent=2
+    )
 
 
 def reload_prometheus(config_text: str) -> None:
@@ -492,10 +679,18 @@ def reload_prometheus(config_text: str) -> None:
 
 def _start_prometheus() -> None:
     (STATE / "prometheus.yml").write_text(prometheus_config())
-    _spawn("prometheus", ["/usr/bin/prometheus", f"--config.file={STATE / 'prometheus.yml'}",
-                          f"--storage.tsdb.path={STATE / 'prometheus-data'}",
-                          f"--web.listen-address={HOST}:{PORTS['prometheus']}", "--web.enable-lifecycle",
-                          "--storage.tsdb.retention.time=1d", "--log.level=warn"])
+    _spawn(
+        "prometheus",
+        [
+            "/usr/bin/prometheus",
+            f"--config.file={STATE / 'prometheus.yml'}",
+            f"--storage.tsdb.path={STATE / 'prometheus-data'}",
+            f"--web.listen-address={HOST}:{PORTS['prometheus']}",
+            "--web.enable-lifecycle",
+            "--storage.tsdb.retention.time=1d",
+            "--log.level=warn",
+        ],
+    )
     _wait("prometheus", _http_ok(f"http://{HOST}:{PORTS['prometheus']}/-/ready"), 60)
 
 
@@ -514,8 +709,11 @@ STEPS = (
     Step("kube-scheduler", _start_scheduler, ("scheduler",)),
     Step("kwok", _start_kwok, ("kwok",)),
     Step("argo-rollouts", _start_argo, ("argo-metrics", "argo-healthz")),
-    Step("otelcol", lambda: start_collector(collector_config()),
-         ("otlp-grpc", "otlp-http", "otel-prometheus", "otel-health")),
+    Step(
+        "otelcol",
+        lambda: start_collector(collector_config()),
+        ("otlp-grpc", "otlp-http", "otel-prometheus", "otel-health"),
+    ),
     Step("prometheus", _start_prometheus, ("prometheus",)),
 )
 
@@ -538,8 +736,10 @@ def start(log: Callable[[str], None] = lambda _: None) -> float:
             raise LabError(f"{comp.name} {comp.version} is not built: run `python scripts/lab.py build` first")
     taken = [f"{HOST}:{PORTS[p]} ({step.name})" for step in STEPS for p in step.ports if _port_taken(PORTS[p])]
     if taken:
-        raise LabError(f"port in use: {', '.join(taken)}. Stop what holds it, or move the lab with "
-                       f"CRITTEROPS_LAB_PORT_BASE (now {BASE})")
+        raise LabError(
+            f"port in use: {', '.join(taken)}. Stop what holds it, or move the lab with "
+            f"CRITTEROPS_LAB_PORT_BASE (now {BASE})"
+        )
     # a stale state folder (a crash, an older lab) is cleared: the lab keeps no data between starts
     for sub in ("etcd", "pki", "pids", "logs", "prometheus-data"):
         subprocess.run(["rm", "-rf", str(STATE / sub)], check=False)
@@ -609,8 +809,10 @@ def main(argv: list[str]) -> int:
             times = labbuild.build(argv[2:] or None, log=lambda m: print(m, file=sys.stderr))
             total = sum(times.values())
             sizes = labbuild.cache_size()
-            print(f"# built in {total:.0f} s; " + ", ".join(f"{k} {v / 1e9:.2f} GB" for k, v in sizes.items()),
-                  file=sys.stderr)
+            print(
+                f"# built in {total:.0f} s; " + ", ".join(f"{k} {v / 1e9:.2f} GB" for k, v in sizes.items()),
+                file=sys.stderr,
+            )
         elif command == "start":
             took = start(log=lambda m: print(m, file=sys.stderr))
             print(f"# lab up in {took:.1f} s (state in {STATE})", file=sys.stderr)

@@ -72,7 +72,9 @@ class Component:
 
 def _go(args: list[str], cwd: Path, env: dict[str, str] | None = None, timeout: float = 3600) -> str:
     full = {**os.environ, "GOFLAGS": "-buildvcs=false", "CGO_ENABLED": "0", **(env or {})}
-    done = subprocess.run(["go", *args], cwd=cwd, env=full, capture_output=True, text=True, timeout=timeout, check=False)
+    done = subprocess.run(
+        ["go", *args], cwd=cwd, env=full, capture_output=True, text=True, timeout=timeout, check=False
+    )
     if done.returncode != 0:
         tail = "\n".join((done.stderr or done.stdout).strip().splitlines()[-25:])
         raise BuildError(f"`go {' '.join(args)}` in {cwd} failed:\n{tail}")
@@ -131,11 +133,19 @@ def _build_kubernetes(src: Path, out: Path) -> None:
     if not staging:
         raise BuildError("k8s.io/kubernetes' go.mod lists no staging modules: has the layout changed?")
     mains = [f"k8s.io/kubernetes/cmd/{b}" for b in ("kube-apiserver", "kube-controller-manager", "kube-scheduler")]
-    _wrapper(src, "critterops.local/lab/kubernetes", "1.22.0", f"k8s.io/kubernetes {KUBERNETES}",
-             [f"{m} => {m} {KUBERNETES_STAGING}" for m in staging], mains)
+    _wrapper(
+        src,
+        "critterops.local/lab/kubernetes",
+        "1.22.0",
+        f"k8s.io/kubernetes {KUBERNETES}",
+        [f"{m} => {m} {KUBERNETES_STAGING}" for m in staging],
+        mains,
+    )
     minor = KUBERNETES.lstrip("v").split(".")[1]
-    ldflags = (f"-s -w -X k8s.io/component-base/version.gitVersion={KUBERNETES} "
-               f"-X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor={minor}")
+    ldflags = (
+        f"-s -w -X k8s.io/component-base/version.gitVersion={KUBERNETES} "
+        f"-X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor={minor}"
+    )
     _go(["build", "-trimpath", "-ldflags", ldflags, "-o", str(out) + "/", *mains], src)
 
 
@@ -145,11 +155,27 @@ def _build_argo_rollouts(src: Path, out: Path) -> None:
     module = "github.com/argoproj/argo-rollouts"
     gomod = _gomod_file(module, ARGO_ROLLOUTS)
     go_version = re.search(r"^go (\S+)", gomod, re.M)
-    _wrapper(src, "critterops.local/lab/argo-rollouts", go_version.group(1) if go_version else "1.24",
-             f"{module} {ARGO_ROLLOUTS}", _replace_lines(gomod), [f"{module}/cmd/rollouts-controller"])
+    _wrapper(
+        src,
+        "critterops.local/lab/argo-rollouts",
+        go_version.group(1) if go_version else "1.24",
+        f"{module} {ARGO_ROLLOUTS}",
+        _replace_lines(gomod),
+        [f"{module}/cmd/rollouts-controller"],
+    )
     ldflags = f"-s -w -X {module}/utils/version.version={ARGO_ROLLOUTS.lstrip('v')}"
-    _go(["build", "-trimpath", "-ldflags", ldflags, "-o", str(out / "rollouts-controller"),
-         f"{module}/cmd/rollouts-controller"], src)
+    _go(
+        [
+            "build",
+            "-trimpath",
+            "-ldflags",
+            ldflags,
+            "-o",
+            str(out / "rollouts-controller"),
+            f"{module}/cmd/rollouts-controller",
+        ],
+        src,
+    )
     crds = module_dir(module, ARGO_ROLLOUTS) / "manifests" / "crds"
     target = out / "crds"
     target.mkdir(exist_ok=True)
@@ -200,9 +226,15 @@ def _build_otelcol(src: Path, out: Path) -> None:
         lines.append(f"{kind}:")
         lines += [f"  - gomod: {m}" for m in mods]
     (src / "manifest.yaml").write_text("\n".join(lines) + "\n")
-    done = subprocess.run([str(builder_bin / "builder"), "--config", str(src / "manifest.yaml")], cwd=src,
-                          env={**os.environ, "CGO_ENABLED": "0", "GOFLAGS": "-buildvcs=false"},
-                          capture_output=True, text=True, timeout=3600, check=False)
+    done = subprocess.run(
+        [str(builder_bin / "builder"), "--config", str(src / "manifest.yaml")],
+        cwd=src,
+        env={**os.environ, "CGO_ENABLED": "0", "GOFLAGS": "-buildvcs=false"},
+        capture_output=True,
+        text=True,
+        timeout=3600,
+        check=False,
+    )
     if done.returncode != 0:
         tail = "\n".join((done.stderr or done.stdout).strip().splitlines()[-25:])
         raise BuildError(f"the collector builder failed:\n{tail}")
@@ -213,13 +245,16 @@ def _build_otelcol(src: Path, out: Path) -> None:
 COMPONENTS: dict[str, Component] = {
     c.name: c
     for c in (
-        Component("kubernetes", KUBERNETES, ("kube-apiserver", "kube-controller-manager", "kube-scheduler"),
-                  _build_kubernetes),
+        Component(
+            "kubernetes", KUBERNETES, ("kube-apiserver", "kube-controller-manager", "kube-scheduler"), _build_kubernetes
+        ),
         Component("kwok", KWOK, ("kwok",), _go_install("sigs.k8s.io/kwok/cmd/kwok", KWOK)),
         Component("argo-rollouts", ARGO_ROLLOUTS, ("rollouts-controller",), _build_argo_rollouts),
         Component("otelcol", OTELCOL_CORE, ("otelcol",), _build_otelcol),
         Component("kustomize", KUSTOMIZE, ("kustomize",), _go_install("sigs.k8s.io/kustomize/kustomize/v5", KUSTOMIZE)),
-        Component("cyclonus", CYCLONUS, ("cyclonus",), _go_install("github.com/mattfenwick/cyclonus/cmd/cyclonus", CYCLONUS)),
+        Component(
+            "cyclonus", CYCLONUS, ("cyclonus",), _go_install("github.com/mattfenwick/cyclonus/cmd/cyclonus", CYCLONUS)
+        ),
     )
 }
 
@@ -229,14 +264,21 @@ DEBIAN = {"etcd": ("etcd-server", "/usr/bin/etcd"), "prometheus": ("prometheus",
 def build(names: list[str] | None = None, log: Callable[[str], None] = print) -> dict[str, float]:
     """Build what is missing; returns seconds per component built now (0 for those found in the cache)."""
     if shutil.which("go") is None:
-        raise BuildError("Go is not installed: the lab's engines are built from their Go modules (apt-get install golang)")
+        raise BuildError(
+            "Go is not installed: the lab's engines are built from their Go modules (apt-get install golang)"
+        )
     missing = [pkg for pkg, path in DEBIAN.values() if not Path(path).exists()]
     if missing:
         log(f"lab: apt-get install {' '.join(missing)}")
         env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
         subprocess.run(["apt-get", "update", "-qq"], env=env, check=False, capture_output=True)
-        done = subprocess.run(["apt-get", "install", "-y", "-qq", "--no-install-recommends", *missing], env=env,
-                              capture_output=True, text=True, check=False)
+        done = subprocess.run(
+            ["apt-get", "install", "-y", "-qq", "--no-install-recommends", *missing],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         if done.returncode != 0:
             raise BuildError(f"apt-get install {' '.join(missing)} failed: {done.stderr.strip()[-400:]}")
     times: dict[str, float] = {}
