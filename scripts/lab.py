@@ -27,6 +27,7 @@ failed start stops what it had started).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -42,9 +43,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import contextlib
-
 import labbuild
+from servers import pid_alive, port_open  # one process and port probe for both scripts
 
 HOST = "127.0.0.1"
 STATE = Path(os.environ.get("CRITTEROPS_LAB_DIR", "/tmp/critterops-lab"))
@@ -78,15 +78,6 @@ class LabError(Exception):
 # --- processes -----------------------------------------------------------------------------------------------------
 
 
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii") as handle:
-            state = handle.read().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state not in ("Z", "X")
-
-
 def _pidfile(name: str) -> Path:
     return STATE / "pids" / f"{name}.pid"
 
@@ -101,7 +92,7 @@ def pid_of(name: str) -> int | None:
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0].decode()
     except OSError:
         return None
-    return int(pid) if cmdline == exe.strip() and _alive(int(pid)) else None
+    return int(pid) if cmdline == exe.strip() and pid_alive(int(pid)) else None
 
 
 def _spawn(name: str, argv: list[str], env: dict[str, str] | None = None) -> int:
@@ -123,12 +114,6 @@ def _spawn(name: str, argv: list[str], env: dict[str, str] | None = None) -> int
     while time.monotonic() < deadline and proc.poll() is None and pid_of(name) is None:
         time.sleep(0.01)
     return proc.pid
-
-
-def _port_open(port: int) -> bool:
-    with socket.socket() as sock:
-        sock.settimeout(0.3)
-        return sock.connect_ex((HOST, port)) == 0
 
 
 def _port_taken(port: int) -> bool:
@@ -176,13 +161,13 @@ def _stop(name: str, grace: float = 15) -> None:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(pid, signal.SIGTERM)
         deadline = time.monotonic() + grace
-        while time.monotonic() < deadline and _alive(pid):
+        while time.monotonic() < deadline and pid_alive(pid):
             time.sleep(0.1)
-        if _alive(pid):
+        if pid_alive(pid):
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(pid, signal.SIGKILL)
             time.sleep(0.2)
-        if _alive(pid):
+        if pid_alive(pid):
             raise LabError(f"{name} (PID {pid}) did not stop")
     _pidfile(name).unlink(missing_ok=True)
 
@@ -425,7 +410,7 @@ def _start_controller_manager() -> None:
             "--v=1",
         ],
     )
-    _wait("kube-controller-manager", lambda: _port_open(PORTS["controller-manager"]), 30)
+    _wait("kube-controller-manager", lambda: port_open(PORTS["controller-manager"]), 30)
 
 
 def _start_scheduler() -> None:
@@ -443,7 +428,7 @@ def _start_scheduler() -> None:
             "--v=1",
         ],
     )
-    _wait("kube-scheduler", lambda: _port_open(PORTS["scheduler"]), 30)
+    _wait("kube-scheduler", lambda: port_open(PORTS["scheduler"]), 30)
 
 
 def node_object(name: str, zone: str, index: int) -> dict[str, object]:
@@ -489,7 +474,7 @@ def _start_kwok() -> None:
             f"--server-address={HOST}:{PORTS['kwok']}",
         ],
     )
-    _wait("kwok", lambda: _port_open(PORTS["kwok"]), 30)
+    _wait("kwok", lambda: port_open(PORTS["kwok"]), 30)
     for index in range(NODES_PER_ZONE * len(ZONES)):
         zone = ZONES[index % len(ZONES)]
         name = f"kwok-{zone}-{index // len(ZONES)}"
@@ -607,7 +592,7 @@ def _start_argo() -> None:
         ],
         {"POD_NAMESPACE": ARGO_NAMESPACE},
     )
-    _wait("argo-rollouts", lambda: _port_open(PORTS["argo-metrics"]), 60)
+    _wait("argo-rollouts", lambda: port_open(PORTS["argo-metrics"]), 60)
 
 
 def collector_config() -> str:
@@ -647,7 +632,7 @@ def start_collector(config_text: str, name: str = "otelcol") -> None:
     path = STATE / f"{name}.yaml"
     path.write_text(config_text)
     _spawn(name, [_bin("otelcol", "otelcol"), f"--config={path}"])
-    _wait(name, lambda: _port_open(PORTS["otlp-grpc"]) and _port_open(PORTS["otel-prometheus"]), 30)
+    _wait(name, lambda: port_open(PORTS["otlp-grpc"]) and port_open(PORTS["otel-prometheus"]), 30)
 
 
 def prometheus_config(scrape_configs: list[dict[str, object]] | None = None) -> str:
@@ -786,7 +771,7 @@ def leftovers() -> list[int]:
             continue
         exe = argv[0].decode(errors="replace")
         mine = exe in binaries and any(str(STATE).encode() in a for a in argv[1:])
-        if mine and _alive(int(proc.name)):
+        if mine and pid_alive(int(proc.name)):
             found.append(int(proc.name))
     return found
 

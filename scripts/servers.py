@@ -48,13 +48,13 @@ def _pg_bin() -> Path:
     return Path(found[-1]).parent
 
 
-def _port_open(port: int) -> bool:
+def port_open(port: int) -> bool:
     with socket.socket() as sock:
         sock.settimeout(0.3)
         return sock.connect_ex((HOST, port)) == 0
 
 
-def _alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
     try:
         with open(f"/proc/{pid}/stat", encoding="ascii") as handle:
             state = handle.read().rsplit(")", 1)[1].split()[0]
@@ -80,11 +80,11 @@ def pg_pid() -> int | None:
         pid = int(pidfile.read_text(encoding="ascii").splitlines()[0])
     except (OSError, ValueError, IndexError):
         return None
-    return pid if _alive(pid) else None
+    return pid if pid_alive(pid) else None
 
 
 def pg_start() -> None:
-    if pg_pid() is not None and _port_open(PG_PORT):
+    if pg_pid() is not None and port_open(PG_PORT):
         return
     bin_dir = _pg_bin()
     folder = _pg_dir()
@@ -93,14 +93,29 @@ def pg_start() -> None:
     as_pg = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
     if not (folder / "data" / "PG_VERSION").exists():
         shutil.rmtree(folder / "data", ignore_errors=True)
-        done = _run([*as_pg, str(bin_dir / "initdb"), "-D", str(folder / "data"), "-A", "trust", "-U", "postgres",
-                     "--no-sync"])
+        done = _run(
+            [*as_pg, str(bin_dir / "initdb"), "-D", str(folder / "data"), "-A", "trust", "-U", "postgres", "--no-sync"]
+        )
         if done.returncode != 0:
             raise ServerError(f"initdb failed: {done.stderr.strip()[-500:]}")
     (folder / "data" / "postmaster.pid").unlink(missing_ok=True)  # stale after a crash
     options = f"-c listen_addresses={HOST} -p {PG_PORT} -k {folder} -c fsync=off -c max_connections=200"
-    done = _run([*as_pg, str(bin_dir / "pg_ctl"), "-D", str(folder / "data"), "-l", str(folder / "log"),
-                 "-o", options, "-w", "-t", "60", "start"])
+    done = _run(
+        [
+            *as_pg,
+            str(bin_dir / "pg_ctl"),
+            "-D",
+            str(folder / "data"),
+            "-l",
+            str(folder / "log"),
+            "-o",
+            options,
+            "-w",
+            "-t",
+            "60",
+            "start",
+        ]
+    )
     if done.returncode != 0:
         log = (folder / "log").read_text(errors="replace")[-800:] if (folder / "log").exists() else ""
         raise ServerError(f"PostgreSQL did not start on {HOST}:{PG_PORT}: {done.stderr.strip()} {log}")
@@ -168,14 +183,14 @@ def rmq_pids() -> list[int]:
             continue
         if f"ERL_EPMD_PORT={EPMD_PORT}".encode() in environ:
             pids.append(pid)
-    return sorted({p for p in pids if _alive(p)})
+    return sorted({p for p in pids if pid_alive(p)})
 
 
 def rmq_start() -> None:
     if shutil.which("rabbitmq-server") is None and not (RMQ_BIN / "rabbitmq-server").exists():
         raise ServerError("RabbitMQ is not installed: apt-get install -y --no-install-recommends rabbitmq-server")
     env = _rmq_env()
-    if _port_open(AMQP_PORT) and _port_open(MGMT_PORT) and _rmq_ctl(["await_startup", "--timeout", "5"], env) == 0:
+    if port_open(AMQP_PORT) and port_open(MGMT_PORT) and _rmq_ctl(["await_startup", "--timeout", "5"], env) == 0:
         return
     folder = _rmq_dir()
     for sub in ("home", "mnesia", "log"):
@@ -183,8 +198,9 @@ def rmq_start() -> None:
     (folder / "rabbitmq.conf").write_text(
         RMQ_CONF.format(host=HOST, amqp=AMQP_PORT, mgmt=MGMT_PORT, prom=PROM_PORT), encoding="ascii"
     )
-    done = _run([str(RMQ_BIN / "rabbitmq-plugins"), "enable", "--offline", "rabbitmq_management",
-                 "rabbitmq_prometheus"], env)
+    done = _run(
+        [str(RMQ_BIN / "rabbitmq-plugins"), "enable", "--offline", "rabbitmq_management", "rabbitmq_prometheus"], env
+    )
     if done.returncode != 0:
         raise ServerError(f"rabbitmq-plugins failed: {done.stderr.strip()[-500:]}")
     done = _run([str(RMQ_BIN / "rabbitmq-server"), "-detached"], env)
@@ -192,7 +208,7 @@ def rmq_start() -> None:
         raise ServerError(f"rabbitmq-server -detached failed: {done.stderr.strip()[-500:]}")
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
-        if _rmq_ctl(["await_startup", "--timeout", "60"], env) == 0 and _port_open(MGMT_PORT):
+        if _rmq_ctl(["await_startup", "--timeout", "60"], env) == 0 and port_open(MGMT_PORT):
             return
         time.sleep(0.5)
     raise ServerError(f"RabbitMQ did not start within 90 s; see {folder / 'log'}")
@@ -220,13 +236,13 @@ def rmq_stop() -> None:
 
 def _wait_dead(pids: list[int], what: str) -> None:
     deadline = time.monotonic() + 20
-    while time.monotonic() < deadline and any(_alive(p) for p in pids):
+    while time.monotonic() < deadline and any(pid_alive(p) for p in pids):
         time.sleep(0.1)
-    left = [p for p in pids if _alive(p)]
+    left = [p for p in pids if pid_alive(p)]
     for pid in left:
         os.kill(pid, signal.SIGKILL)
     time.sleep(0.2)
-    if any(_alive(p) for p in left):
+    if any(pid_alive(p) for p in left):
         raise ServerError(f"{what} processes {left} did not stop")
 
 
@@ -244,8 +260,8 @@ def env_lines() -> list[str]:
 
 def status() -> dict[str, bool]:
     return {
-        "postgres": pg_pid() is not None and _port_open(PG_PORT),
-        "rabbitmq": _port_open(AMQP_PORT) and _port_open(MGMT_PORT),
+        "postgres": pg_pid() is not None and port_open(PG_PORT),
+        "rabbitmq": port_open(AMQP_PORT) and port_open(MGMT_PORT),
     }
 
 
