@@ -604,7 +604,7 @@ def _deploy(ctx: KitContext, out_prefix: str, environments: list[Environment]) -
 def _self(ctx: KitContext, workflow: str) -> str:
     """A reusable workflow of this repository. ``$/`` pins it to the caller's own commit, but only
     github.com runners (>= 2.336.0) know it; GitHub Enterprise Server takes ``./`` (same commit as the
-    caller's checkout, which zizmor cannot see, hence its waiver in the kit's README)."""
+    caller's checkout, which zizmor cannot see: ``_render`` waives its audit on those lines, with the reason)."""
     return f"{'./' if ctx.github_enterprise else '$/'}.github/workflows/{workflow}"
 
 

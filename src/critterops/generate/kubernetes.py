@@ -173,23 +173,16 @@ def _pod(ctx: KitContext, service: Service, env: str) -> dict[str, Any]:
     container["envFrom"] = [{"configMapRef": {"name": f"{service.name}-config"}}]
     # one series per pod: service.instance.id is the pod's name (the collector's exporter makes it the
     # instance label), service.version the pod-template hash that Argo's analyses select on
-    pod_name = {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}}
-    container["env"] = [
-        pod_name,
-        {
-            "name": "POD_TEMPLATE_HASH",
-            "valueFrom": {"fieldRef": {"fieldPath": "metadata.labels['rollouts-pod-template-hash']"}},
-        },
-        {
-            "name": "OTEL_RESOURCE_ATTRIBUTES",
-            "value": "service.instance.id=$(POD_NAME),service.version=$(POD_TEMPLATE_HASH)",
-        },
-    ]
-    if not ctx.argo:
-        container["env"] = [
-            pod_name,
-            {"name": "OTEL_RESOURCE_ATTRIBUTES", "value": f"service.instance.id=$(POD_NAME),service.version={ctx.tag}"},
-        ]
+    variables: list[dict[str, Any]] = [{"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}}]
+    version = ctx.tag
+    if ctx.argo:
+        label = "metadata.labels['rollouts-pod-template-hash']"
+        variables.append({"name": "POD_TEMPLATE_HASH", "valueFrom": {"fieldRef": {"fieldPath": label}}})
+        version = "$(POD_TEMPLATE_HASH)"
+    variables.append(
+        {"name": "OTEL_RESOURCE_ATTRIBUTES", "value": f"service.instance.id=$(POD_NAME),service.version={version}"}
+    )
+    container["env"] = variables
     for key, value in (("readinessProbe", probe.readiness), ("livenessProbe", probe.liveness)):
         if value:
             container[key] = value
@@ -524,6 +517,9 @@ def service_documents(ctx: KitContext, service: Service, env: Environment) -> li
 
 
 MONITORING_NAMESPACE = "monitoring"  # where PROMETHEUS lives
+_FROM_MONITORING: dict[str, Any] = {
+    "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": MONITORING_NAMESPACE}}
+}
 EXPORTER_NAME = "critterops-exporter"
 COLLECTOR_NAME = "otel-collector"
 
@@ -554,11 +550,13 @@ def _observability_policies(ctx: KitContext) -> list[dict[str, Any]]:
     outside the namespace. The exporter is scraped by Prometheus and reads PostgreSQL and RabbitMQ's
     management API (overlays with managed services add their addresses, as for the services)."""
     app = {"podSelector": {"matchLabels": {"app.kubernetes.io/part-of": ctx.name}}}
-    monitoring = {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": MONITORING_NAMESPACE}}}
     collector = _policy(
         ctx,
         COLLECTOR_NAME,
-        [{"from": [app], "ports": _tcp(4317, 4318)}, {"from": [monitoring], "ports": _tcp(COLLECTOR_PROMETHEUS_PORT)}],
+        [
+            {"from": [app], "ports": _tcp(4317, 4318)},
+            {"from": [_FROM_MONITORING], "ports": _tcp(COLLECTOR_PROMETHEUS_PORT)},
+        ],
         [{"ports": _tcp(4317)}],
     )
     egress = []
@@ -567,7 +565,7 @@ def _observability_policies(ctx: KitContext) -> list[dict[str, Any]]:
             egress.append(
                 {"to": [{"podSelector": {"matchLabels": {"app.kubernetes.io/name": kind}}}], "ports": _tcp(*ports)}
             )
-    exporter = _policy(ctx, EXPORTER_NAME, [{"from": [monitoring], "ports": _tcp(EXPORTER_PORT)}], egress)
+    exporter = _policy(ctx, EXPORTER_NAME, [{"from": [_FROM_MONITORING], "ports": _tcp(EXPORTER_PORT)}], egress)
     return [collector, exporter]
 
 
@@ -685,6 +683,15 @@ def _infra(ctx: KitContext, kind: str, port: int, extra_ports: list[tuple[str, i
             "ports": [{"name": kind, "port": port, "targetPort": kind, "protocol": "TCP"}],
         },
     }
+    # the critterops exporter reads the management API; Prometheus scrapes rabbitmq_prometheus
+    broker_ingress = (
+        [
+            {"from": [{"podSelector": {"matchLabels": selector(EXPORTER_NAME)}}], "ports": _tcp(15672, 15692)},
+            {"from": [_FROM_MONITORING], "ports": _tcp(15692)},
+        ]
+        if kind == "rabbitmq"
+        else []
+    )
     policy = {
         "apiVersion": "networking.k8s.io/v1",
         "kind": "NetworkPolicy",
@@ -697,26 +704,7 @@ def _infra(ctx: KitContext, kind: str, port: int, extra_ports: list[tuple[str, i
                     "from": [{"podSelector": {"matchLabels": {"app.kubernetes.io/part-of": ctx.name}}}],
                     "ports": [{"protocol": "TCP", "port": port}],
                 },
-                *(
-                    [
-                        {
-                            "from": [{"podSelector": {"matchLabels": {"app.kubernetes.io/name": EXPORTER_NAME}}}],
-                            "ports": _tcp(15672, 15692),
-                        },
-                        {
-                            "from": [
-                                {
-                                    "namespaceSelector": {
-                                        "matchLabels": {"kubernetes.io/metadata.name": MONITORING_NAMESPACE}
-                                    }
-                                }
-                            ],
-                            "ports": _tcp(15692),
-                        },
-                    ]
-                    if kind == "rabbitmq"
-                    else []
-                ),
+                *broker_ingress,
             ],
             "egress": [],
         },
@@ -732,6 +720,28 @@ def _kustomization(resources: list[str], **extra: Any) -> dict[str, Any]:
     doc.update(extra)
     doc["resources"] = resources
     return doc
+
+
+def _managed_egress(policy: dict[str, Any]) -> list[dict[str, Any]]:
+    """The patch (none or one) that lets a policy's egress to PostgreSQL and RabbitMQ reach managed services."""
+    managed = [
+        i
+        for i, rule in enumerate(policy["spec"]["egress"])
+        if rule.get("to", [{}])[0].get("podSelector", {}).get("matchLabels", {}).get("app.kubernetes.io/name")
+        in ("postgres", "rabbitmq")
+    ]
+    if not managed:
+        return []
+    ops = [
+        {"op": "add", "path": f"/spec/egress/{i}/to/-", "value": {"ipBlock": {"cidr": MANAGED_CIDR}}} for i in managed
+    ]
+    target = {
+        "group": "networking.k8s.io",
+        "version": "v1",
+        "kind": "NetworkPolicy",
+        "name": policy["metadata"]["name"],
+    }
+    return [{"target": target, "patch": yamlio.dump(ops)}]
 
 
 def _overlay_patches(ctx: KitContext, env: Environment) -> list[dict[str, Any]]:
@@ -799,46 +809,10 @@ def _overlay_patches(ctx: KitContext, env: Environment) -> list[dict[str, Any]]:
                     }
                 )
         if env.name != "dev":
-            policy = network_policy(ctx, service)
-            managed = [
-                i
-                for i, rule in enumerate(policy["spec"]["egress"])
-                if rule["to"][0].get("podSelector", {}).get("matchLabels", {}).get("app.kubernetes.io/name")
-                in ("postgres", "rabbitmq")
-            ]
-            if managed:
-                ops = [
-                    {"op": "add", "path": f"/spec/egress/{i}/to/-", "value": {"ipBlock": {"cidr": MANAGED_CIDR}}}
-                    for i in managed
-                ]
-                patches.append(
-                    {
-                        "target": {
-                            "group": "networking.k8s.io",
-                            "version": "v1",
-                            "kind": "NetworkPolicy",
-                            "name": service.name,
-                        },
-                        "patch": yamlio.dump(ops),
-                    }
-                )
-    exporter = next((p for p in _observability_policies(ctx) if p["metadata"]["name"] == EXPORTER_NAME), None)
-    if env.name != "dev" and exporter and exporter["spec"]["egress"]:
-        ops = [
-            {"op": "add", "path": f"/spec/egress/{i}/to/-", "value": {"ipBlock": {"cidr": MANAGED_CIDR}}}
-            for i in range(len(exporter["spec"]["egress"]))
-        ]
-        patches.append(
-            {
-                "target": {
-                    "group": "networking.k8s.io",
-                    "version": "v1",
-                    "kind": "NetworkPolicy",
-                    "name": EXPORTER_NAME,
-                },
-                "patch": yamlio.dump(ops),
-            }
-        )
+            patches += _managed_egress(network_policy(ctx, service))
+    if env.name != "dev":
+        exporter = next(p for p in _observability_policies(ctx) if p["metadata"]["name"] == EXPORTER_NAME)
+        patches += _managed_egress(exporter)
     return patches
 
 
