@@ -175,6 +175,9 @@ def test_every_alert_queries_only_catalogued_metrics(which: str) -> None:
         pytest.param("x.usage", "gauge", "1", "x_usage_ratio", id="gauge-ratio"),
         pytest.param("requests.total", "counter", "", "requests_total", id="total-moved-last"),
         pytest.param("latency.seconds", "histogram", "s", "latency_seconds", id="unit-already-in-name"),
+        pytest.param(
+            "x.queued", "gauge", " Messages ", "x_queued_Messages", id="unit-trimmed-as-buildUnitSuffixes-does"
+        ),
     ],
 )
 def test_prometheus_names_follow_the_collectors_translation(name: str, kind: str, unit: str, expected: str) -> None:

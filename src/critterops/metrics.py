@@ -170,11 +170,9 @@ def prometheus_name(instrument: Instrument) -> str:
     ``<name>_bucket``, ``_sum`` and ``_count``.
     """
     tokens = [t for t in re.split(r"[^a-zA-Z0-9:]", instrument.name) if t]
-    main_unit, _, per_unit = instrument.unit.partition("/")
-    main = "" if not main_unit.strip() or re.search(r"[{}]", main_unit) else _UNITS.get(main_unit.strip(), main_unit)
-    per = ""
-    if per_unit.strip() and not re.search(r"[{}]", per_unit):
-        per = "per_" + _PER_UNITS.get(per_unit.strip(), per_unit.strip())
+    main_unit, _, per_unit = (part.strip() for part in instrument.unit.partition("/"))
+    main = "" if not main_unit or re.search(r"[{}]", main_unit) else _UNITS.get(main_unit, main_unit)
+    per = "per_" + _PER_UNITS.get(per_unit, per_unit) if per_unit and not re.search(r"[{}]", per_unit) else ""
     main, per = _clean_unit(main), _clean_unit(per)
     if main in tokens:
         main = ""
