@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import subprocess
 import sys
 import time
@@ -12,6 +13,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -95,3 +97,14 @@ def events(lab: ModuleType, namespace: str) -> list[dict[str, Any]]:
 
 def as_json(obj: object) -> str:
     return json.dumps(obj, indent=1, sort_keys=True)
+
+
+def require_built() -> None:
+    """Skip when the lab's engines are not built, on a developer's machine; fail in CI (``CI`` set),
+    where a skipped proof would be a proof not run."""
+    missing = [c.name for c in BUILD.COMPONENTS.values() if not c.built()]
+    if missing:
+        message = f"lab engines not built ({', '.join(missing)}): run `python scripts/lab.py build`"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)

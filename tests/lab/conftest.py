@@ -18,7 +18,7 @@ from types import ModuleType
 
 import pytest
 
-from .cluster import BUILD, LAB, PSA_RESTRICTED
+from .cluster import LAB, PSA_RESTRICTED, require_built
 from .kits import generate
 from .telemetry import restore_lab_observability, use_kit_observability
 
@@ -32,12 +32,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 @pytest.fixture(scope="session")
 def lab() -> Iterator[ModuleType]:
     """The running lab (the ``scripts/lab.py`` module: ``LAB.api``, ``LAB.PORTS``, ``LAB.kubeconfig_path()``)."""
-    missing = [c.name for c in BUILD.COMPONENTS.values() if not c.built()]
-    if missing:
-        message = f"lab engines not built ({', '.join(missing)}): run `python scripts/lab.py build`"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
+    require_built()
     was_up = all(pid is not None for pid in LAB.status().values())
     if not was_up:
         try:

@@ -17,7 +17,7 @@ from types import ModuleType
 
 import pytest
 
-from .cluster import BUILD, ROOT
+from .cluster import ROOT, require_built
 
 SCRIPT = ROOT / "scripts" / "lab.py"
 
@@ -25,11 +25,7 @@ SCRIPT = ROOT / "scripts" / "lab.py"
 @pytest.fixture
 def other_lab(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[dict[str, str], ModuleType]]:
     """The environment of a second lab, and a fresh copy of the lab module that reads it."""
-    missing = [c.name for c in BUILD.COMPONENTS.values() if not c.built()]
-    if missing:
-        pytest.skip(f"lab engines not built ({', '.join(missing)})") if not os.environ.get("CI") else pytest.fail(
-            f"lab engines not built: {missing}"
-        )
+    require_built()
     # ports 13133-19090: below Linux's ephemeral range (32768+), where client sockets could hold them
     env = {"CRITTEROPS_LAB_DIR": str(tmp_path / "state"), "CRITTEROPS_LAB_PORT_BASE": "10000"}
     for key, value in env.items():

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -35,6 +34,7 @@ from critterops.commands._common import example_path
 from critterops.discover import discover
 from tests.watch import critter_tables as ct
 from tests.watch.conftest import SERVERS, Rabbit
+from tests.watch.test_exporter_e2e import free_port
 
 from .cluster import ROOT, wait_for
 from .kits import generate, render
@@ -42,12 +42,6 @@ from .queries import Query, alert_queries, analysis_queries, dashboard_queries, 
 from .telemetry import query, restore_lab_observability, use_kit_observability
 
 VERSION = "labhash0001"  # the service.version every stand-in reports: what {{args.hash}} resolves to
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _management(rabbit: Rabbit, method: str, path: str, body: object | None = None) -> None:
