@@ -22,20 +22,18 @@ from critterops.generate import validate
 from critterops.generate.context import KitContext, system_name
 from critterops.generate.kit import write_kit
 from critterops.generate.observability import (
-    SAGA_TERMINAL_STATES,
     Alert,
     alerts,
     dashboard_exprs,
-    duration_seconds,
     expand,
     fold_series,
     humanize,
     humanize_duration,
     humanize_percentage,
     observability_files,
-    saga_limits,
 )
 from critterops.model import Member, System, TypeInfo
+from critterops.model.sagas import SAGA_TERMINAL_STATES, duration_seconds, saga_limits
 from critterops.plan.policy import default_policy, parse_policy
 
 CRITTERSUPPLY = Path(os.environ.get("CRITTEROPS_CRITTERSUPPLY", "/tmp/cs"))

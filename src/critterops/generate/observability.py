@@ -13,10 +13,8 @@ Limits come from the policy (``thresholds_for(service)``) and metric names from 
 ``metrics`` section, falling back to :mod:`critterops.metrics`. :func:`alerts` is the single list
 the rules file, the PrometheusRule, the promtool tests and the runbooks are built from.
 
-Saga states: when discovery gives the state member's enum (a ``TypeInfo`` of kind ``enum`` with
-that name in ``system.contracts``), rules name its members; otherwise they match the well-known
-names in :data:`SAGA_TERMINAL_STATES` and :data:`SAGA_WAITING_STATES`. Every state that is
-neither terminal nor waiting by design alerts after :data:`SAGA_DEFAULT_LIMIT`.
+Saga states and their limits come from :mod:`critterops.model.sagas`, which the exporter and
+``critterops status`` share.
 """
 
 from __future__ import annotations
@@ -30,10 +28,10 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from critterops import metrics as m
-from critterops.configfile import LONG_DURATION, seconds
 from critterops.generate import yamlio
 from critterops.generate.context import KitContext
 from critterops.model import Saga, Service, System
+from critterops.model.sagas import SAGA_DEFAULT_LIMIT, duration_seconds, saga_limits
 from critterops.model.storage import durable_storage, events_schema, message_schema
 from critterops.watch.config import PG_PASSWORD_ENV, RABBITMQ_PASSWORD_ENV, config_document
 
@@ -49,46 +47,6 @@ COLLECTOR_PROMETHEUS_PORT: Final = 8889
 RABBITMQ_PROMETHEUS_PORT: Final = 15692
 DEAD_LETTER_LIMIT: Final = 100
 HEARTBEAT_LIMIT_SECONDS: Final = 120
-
-SAGA_DEFAULT_LIMIT: Final = "5m"
-SAGA_TERMINAL_STATES: Final = (
-    "Completed",
-    "Complete",
-    "Closed",
-    "Cancelled",
-    "Canceled",
-    "Finished",
-    "Done",
-    "Aborted",
-    "Archived",
-    "Rejected",
-    "Declined",
-    "Refunded",
-    "Expired",
-    "Failed",
-    "PaymentFailed",
-    "OutOfStock",
-)
-"""States that end a saga: never alerted on (Wolverine deletes completed sagas, so rows in these
-states are kept on purpose or are finishing their compensation)."""
-
-SAGA_WAITING_STATES: Final[Mapping[str, str]] = {
-    "PendingPayment": "1h",
-    "AwaitingPayment": "1h",
-    "OnHold": "2d",
-    "AwaitingApproval": "2d",
-    "Fulfilling": "3d",
-    "Reshipping": "3d",
-    "Shipped": "15d",
-    "InTransit": "15d",
-    "DeliveryFailed": "15d",
-    "Backordered": "30d",
-    "Delivered": "31d",
-}
-"""States that wait for people, carriers or scheduled messages by design, and how long is too long:
-``Shipped`` waits for the carrier (the example polls for two weeks), ``Delivered`` for the 30-day
-return window's scheduled ``ReturnWindowExpired``."""
-
 
 # -- the alert list ---------------------------------------------------------------------------------------------
 
@@ -216,47 +174,6 @@ def rabbitmq_name(system: System) -> str | None:
     ):
         return None
     return next((i.name for i in system.infrastructure if i.kind == "rabbitmq"), "rabbitmq")
-
-
-def saga_states(system: System, saga: Saga) -> tuple[str, ...] | None:
-    """The members of the saga's state enum when the model has it, else None."""
-    if saga.states:
-        return saga.states
-    member = next((mb for mb in saga.members if mb.name == saga.state_member), None)
-    if member is None:
-        return None
-    type_name = member.type.rstrip("?").rsplit(".", 1)[-1]
-    for info in system.contracts:
-        if info.kind == "enum" and info.name == type_name:
-            return tuple(mb.name for mb in info.members)
-    return None
-
-
-@dataclass(frozen=True, slots=True)
-class StateLimit:
-    """One saga rule: the states it covers and how long one may sit in them."""
-
-    limit: str  # a duration, e.g. 5m or 31d
-    states: tuple[str, ...]  # the states named (for the default rule: those known to fall under it)
-    excluded: tuple[str, ...] = ()  # the default rule matches every state except these
-    default: bool = False
-
-
-def saga_limits(system: System, saga: Saga) -> tuple[tuple[StateLimit, ...], tuple[str, ...], bool]:
-    """(rules, terminal states, whether the states came from the enum) for one saga."""
-    states = saga_states(system, saga)
-    known = states is not None
-    candidates = states if states is not None else (*SAGA_TERMINAL_STATES, *SAGA_WAITING_STATES)
-    terminal = tuple(s for s in candidates if s in SAGA_TERMINAL_STATES)
-    waiting = [s for s in candidates if s in SAGA_WAITING_STATES]
-    active = tuple(s for s in (states or ()) if s not in terminal and s not in waiting)
-    rules = [StateLimit(SAGA_DEFAULT_LIMIT, active, (*terminal, *waiting), default=True)]
-    by_limit: dict[str, list[str]] = {}
-    for state in waiting:
-        by_limit.setdefault(SAGA_WAITING_STATES[state], []).append(state)
-    for limit in sorted(by_limit, key=duration_seconds):
-        rules.append(StateLimit(limit, tuple(by_limit[limit])))
-    return tuple(rules), terminal, known
 
 
 # -- the rules --------------------------------------------------------------------------------------------------
@@ -989,11 +906,6 @@ def _shares(limit: float) -> tuple[int, int]:
 
 def _percent(share: float) -> str:
     return f"{share * 100:g}%"
-
-
-def duration_seconds(duration: str) -> float:
-    """``"31d"`` → 2678400.0 (Prometheus durations: ms, s, m, h, d, w)."""
-    return seconds(duration, LONG_DURATION)
 
 
 # -- Prometheus template functions, for the expected annotations in the unit tests ------------------------------

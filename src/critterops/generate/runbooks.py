@@ -21,12 +21,11 @@ from critterops.generate.observability import (
     Alert,
     alerts,
     rabbitmq_name,
-    saga_limits,
     table_cells,
 )
 from critterops.model import Saga, Service
+from critterops.model.sagas import saga_limits, saga_table
 from critterops.model.storage import events_schema, message_schema
-from critterops.watch.config import saga_table
 
 PROMETHEUS_NAMESPACE = "monitoring"
 PROMETHEUS_SERVICE = "prometheus"  # the Prometheus the analysis templates query: prometheus.monitoring.svc:9090

@@ -54,6 +54,7 @@ from critterops.configfile import (
     section,
 )
 from critterops.errors import ConfigError
+from critterops.model.sagas import saga_state_limits, saga_table
 from critterops.model.storage import events_schema, message_schema, stores_in_postgres
 from critterops.model.system import Saga, System
 from critterops.watch.targets import PostgresTarget, QueueOwner, RabbitTarget, SagaTarget, SchemaTarget
@@ -505,7 +506,7 @@ class Reader:
         }
         limits = replace(Limits(), **numbers, **durations)
         if system is not None:
-            limits = replace(limits, saga_state_limits=_saga_state_limits(system))
+            limits = replace(limits, saga_state_limits=saga_state_limits(system))
         return limits
 
 
@@ -515,12 +516,6 @@ def _where(doc: Doc, path: KeyPath) -> str:
 
 
 # -- the model --------------------------------------------------------------------------------------------------
-
-
-def saga_table(name: str) -> str:
-    """Marten's document table for a saga type: ``mt_doc_`` + the lower-cased type name (nested types get
-    the declaring type's name and ``_`` in front, which the model does not record: set ``table`` then)."""
-    return f"mt_doc_{name.lower()}"
 
 
 def _schemas_from_model(system: System, sagas: Mapping[str, _SagaSetting]) -> list[tuple[SchemaTarget, str | None]]:
@@ -588,21 +583,6 @@ def _show_limit(limit: float) -> str:
     return f"{int(limit)}s"
 
 
-def _saga_state_limits(system: System) -> tuple[tuple[str, str, float], ...]:
-    """Per-state limits the generated SagaStuckInState rules use, so status and alerts agree."""
-    from critterops.generate.observability import duration_seconds, saga_limits
-
-    out: list[tuple[str, str, float]] = []
-    for service in system.services:
-        for saga in service.sagas:
-            rules, terminal, _ = saga_limits(system, saga)
-            for rule in rules:
-                for state in rule.states:
-                    out.append((saga.name, state, float(duration_seconds(rule.limit))))
-            out += [(saga.name, state, float("inf")) for state in terminal]
-    return tuple(out)
-
-
 def targets_summary(config: ExporterConfig) -> Sequence[str]:
     """One line per source for the start-up log: where it reads, never with a password."""
     lines = []
@@ -641,7 +621,7 @@ def config_document(system: System) -> dict[str, Any]:
     postgres_host = next((i.name for i in system.infrastructure if i.kind == "postgres"), "postgres")
     schemas: dict[str | None, list[dict[str, Any]]] = {}
     sagas: dict[str, dict[str, Any]] = {}
-    state_limits = _saga_state_limits(system)
+    state_limits = saga_state_limits(system)
     for target, database in _schemas_from_model(system, {}):
         entry: dict[str, Any] = {"schema": target.schema, "service": target.service}
         if target.bounded_context:
