@@ -174,6 +174,29 @@ class HttpCall:
 
 
 @dataclass(frozen=True, slots=True)
+class Setting:
+    """One configuration value the service's code reads, so the kit can supply exactly that key.
+
+    ``key`` is the .NET configuration path with ``:`` separators (``ConnectionStrings:marten``,
+    ``ApiClients:OrdersApiUrl``, ``RabbitMQ:hostname``); the environment variable that sets it is
+    :attr:`env_var` (``ConnectionStrings__marten``), which the default configuration providers read.
+    """
+
+    key: str
+    kind: str  # connection-string | http-base-url | broker | section | key | aspire-reference
+    via: str  # the call that reads it: GetConnectionString, UseRabbitMqUsingNamedConnection, GetSection, ...
+    target: str | None = None  # the service or infrastructure it points at, when resolved
+    secret: bool = False  # holds credentials (connection strings, passwords): supplied from a Secret
+    default: str | None = None  # the value the repository's appsettings.json gives it, if any
+    file: bool = False  # the code reads a file at this path (mount a file), not the value itself
+    location: Location | None = None
+
+    @property
+    def env_var(self) -> str:
+        return self.key.replace(":", "__")
+
+
+@dataclass(frozen=True, slots=True)
 class Saga:
     name: str
     full_name: str
@@ -221,6 +244,7 @@ class Service:
     compose_service: str | None = None
     aspire_name: str | None = None
     aspire_references: tuple[str, ...] = ()
+    settings: tuple[Setting, ...] = ()  # every configuration key the code reads (see Setting)
 
 
 @dataclass(frozen=True, slots=True)
