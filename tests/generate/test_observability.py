@@ -19,19 +19,12 @@ from critterops import metrics
 from critterops.commands._common import example_path
 from critterops.discover import discover
 from critterops.generate import validate
+from critterops.generate.alerts.record import Alert
 from critterops.generate.context import KitContext, system_name
+from critterops.generate.dashboards import dashboard_exprs
 from critterops.generate.kit import write_kit
-from critterops.generate.observability import (
-    Alert,
-    alerts,
-    dashboard_exprs,
-    expand,
-    fold_series,
-    humanize,
-    humanize_duration,
-    humanize_percentage,
-    observability_files,
-)
+from critterops.generate.observability import alerts, observability_files
+from critterops.generate.rules import expand, fold_series, humanize, humanize_duration, humanize_percentage
 from critterops.model import Member, System, TypeInfo
 from critterops.model.sagas import SAGA_TERMINAL_STATES, duration_seconds, saga_limits
 from critterops.plan.policy import default_policy, parse_policy

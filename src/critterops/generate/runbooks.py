@@ -13,16 +13,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from critterops import metrics as m
+from critterops.generate.alerts.record import Alert
+from critterops.generate.collector import EXPORTER_JOB, EXPORTER_PORT
 from critterops.generate.context import KitContext
-from critterops.generate.observability import (
-    DEAD_LETTER_LIMIT,
-    EXPORTER_JOB,
-    EXPORTER_PORT,
-    Alert,
-    alerts,
-    rabbitmq_name,
-    table_cells,
-)
+from critterops.generate.observability import DEAD_LETTER_LIMIT, alerts, table_cells
+from critterops.generate.traits import rabbitmq_name
 from critterops.model import Saga, Service
 from critterops.model.sagas import saga_limits, saga_table
 from critterops.model.storage import events_schema, message_schema

@@ -1,0 +1,1 @@
+"""The kit's alerts: one record per alert, from which rules, tests and runbooks are rendered."""
