@@ -44,7 +44,7 @@ def test_plan_orders_phases_and_marks_unsafe_rollback(capsys: pytest.CaptureFixt
     data = run_json(
         capsys, "plan", str(example), "--base", BASE_BRANCH, "--head", HEAD_BRANCH, "--no-model", "--format", "json"
     )
-    assert data["schema"] == "critterops.plan/v1" and data["environment"] == "production"
+    assert data["schema"] == "critterops.plan/v2" and data["environment"] == "production"
     by_name = {s["service"]: s for s in data["services"]}
     assert by_name["orders-api"]["phase"] < by_name["fulfillment-worker"]["phase"]
     assert by_name["storefront-web"]["phase"] < by_name["fulfillment-worker"]["phase"]

@@ -66,14 +66,24 @@ def from_lines(text: str) -> list[str]:
 
 
 def test_only_services_without_a_dockerfile_get_one(docker_example: KitContext) -> None:
-    assert sorted(dockerfile_files(docker_example)) == ["docker/fulfillment-worker/Dockerfile"]
+    # plus the exporter's image and the EF Core bundles of payments-api (it migrates only in Development)
+    assert sorted(dockerfile_files(docker_example)) == [
+        "docker/critterops-exporter/Dockerfile",
+        "docker/fulfillment-worker/Dockerfile",
+        "docker/payments-api/Dockerfile.migrations",
+    ]
 
 
 @needs_crittersupply
 def test_crittersupply_correspondence_and_promotions_get_one(docker_crittersupply: KitContext) -> None:
     assert sorted(dockerfile_files(docker_crittersupply)) == [
+        # the three identity services apply their EF Core migrations only in Development (Program.cs)
+        "docker/backofficeidentity-api/Dockerfile.migrations",
         "docker/correspondence-api/Dockerfile",
+        "docker/critterops-exporter/Dockerfile",
+        "docker/customeridentity-api/Dockerfile.migrations",
         "docker/promotions-api/Dockerfile",
+        "docker/vendoridentity-api/Dockerfile.migrations",
     ]
 
 

@@ -226,10 +226,12 @@ def test_images_are_built_per_service_from_the_root_tagged_with_the_sha(gh_examp
     images = parsed(gh_example, "images.yml")
     assert set(images["on"]) == {"workflow_call", "workflow_dispatch"}
     job = images["jobs"]["image"]
-    include = {m["service"]: m["dockerfile"] for m in job["strategy"]["matrix"]["include"]}
+    include = {m["image"]: m["dockerfile"] for m in job["strategy"]["matrix"]["include"]}
     assert include["fulfillment-worker"] == "deploy/docker/fulfillment-worker/Dockerfile"
     assert include["storefront-web"] == "src/Customer Experience/Storefront.Web/Dockerfile"
-    assert job["env"]["IMAGE"] == "ghcr.io/acme/pawmart/${{ matrix.service }}:${{ github.sha }}"
+    assert include["payments-api-migrations"] == "deploy/docker/payments-api/Dockerfile.migrations"
+    assert include["critterops-exporter"] == "deploy/docker/critterops-exporter/Dockerfile"
+    assert job["env"]["IMAGE"] == "ghcr.io/acme/pawmart/${{ matrix.image }}:${{ github.sha }}"
     build, scan, login, push = job["steps"][1:]
     assert build["with"]["context"] == "." and build["with"]["push"] is False
     assert scan["with"]["fail-build"] is True and scan["with"]["severity-cutoff"] == "high"
@@ -254,8 +256,19 @@ def test_deploy_sets_every_image_to_the_sha_applies_the_overlay_and_waits(gh_exa
     for service in ("fulfillment-worker", "inventory-api", "orders-api", "payments-api", "storefront-web"):
         assert f'"$REGISTRY/{service}:$SHA"' in set_image
         assert f"wait_rollout {service} " in wait
-    assert by_name["Apply"]["run"] == 'kubectl apply -k "$OVERLAY"\n'
+    for image in ("payments-api-migrations", "critterops-exporter"):
+        assert f'"$REGISTRY/{image}:$SHA"' in set_image
     assert "kubectl argo rollouts status" in wait and "--timeout" in wait
+    # the order the plan states: configuration, the migration Job (awaited), the Rollouts, the wait
+    order = [s["name"] for s in job["steps"]]
+    assert order[order.index("Render the overlay") :] == [
+        "Render the overlay",
+        "Apply the namespace, configuration, Services and policies",
+        "Run the jobs that go before the rollout",
+        "Apply the Rollouts",
+        "Wait for every rollout",
+    ]
+    assert "critterops.dev/stage=before-rollout" in by_name["Run the jobs that go before the rollout"]["run"]
 
 
 def test_production_waits_at_the_approval_gate_of_blue_green_services_and_staging_does_not(
@@ -281,7 +294,9 @@ def test_the_deploy_matches_the_kubernetes_overlays(gh_example: dict[str, str]) 
     for name in ("staging", "production"):
         assert overlays[name]["namespace"] == env["NAMESPACE"].replace("${{ inputs.environment }}", name)
         images = {i["name"] for i in overlays[name]["images"]}
-        assert images == {f"{env['REGISTRY']}/{s.name}" for s in ctx.deployable()}
+        pulled = {f"{env['REGISTRY']}/{s.name}" for s in ctx.deployable()}
+        pulled |= {f"{env['REGISTRY']}/payments-api-migrations", f"{env['REGISTRY']}/critterops-exporter"}
+        assert images == pulled, "every image the overlays pull is set to the commit and built by images.yml"
 
 
 def test_staging_deploys_every_push_and_production_promotes_a_checked_sha(gh_example: dict[str, str]) -> None:

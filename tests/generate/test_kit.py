@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 import pytest
+import yaml
 
 from critterops.cli import main
 from critterops.errors import UserError
@@ -103,7 +104,12 @@ def test_plan_drives_the_strategy_and_jobs(tmp_path: Path, capsys: pytest.Captur
     out = tmp_path / "kit"
     assert main(["generate", "--example", "--out", str(out), "--only", "kubernetes", "--plan", str(plan)]) == 0
     jobs = (out / "kubernetes" / "overlays" / "production" / "jobs.yaml").read_text()
-    assert "kind: Job" in jobs and "payments-api" in jobs
-    assert "- resources\n        - setup" in jobs, "the migration job runs the JasperFx resources command"
+    docs = [d for d in yaml.safe_load_all(jobs) if d and d["kind"] == "Job"]
+    migrate = next(d for d in docs if d["metadata"]["name"] == "payments-api-migrate")
+    container = migrate["spec"]["template"]["spec"]["containers"][0]
+    # payments-api applies its EF Core migrations only in Development: the bundle image runs them
+    assert container["image"].endswith("/payments-api-migrations:example")
+    assert container["command"] == ["/efbundles/PaymentsDbContext"]
+    assert migrate["metadata"]["labels"]["critterops.dev/stage"] == "before-rollout"
     base = (out / "kubernetes" / "base" / "services" / "fulfillment-worker.yaml").read_text()
     assert "blueGreen:" in base, "the plan's blue/green for the breaking publisher"

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from critterops.model import (
+    EfCoreConfig,
     Finding,
     Flow,
     Location,
     MartenConfig,
+    Migration,
     Plan,
     Projection,
     RiskReport,
@@ -122,7 +126,51 @@ def test_destructive_migration_rollback_is_unsafe_and_split_into_expand_contract
     rollback = plan.services[0].rollback
     assert rollback is not None and not rollback.safe and rollback.action == "roll-forward"
     assert [e.rule for e in plan.expand_contract] == ["migration-destructive"]
-    assert any("M1" in job for job in plan.services[0].jobs)
+    assert not plan.services[0].jobs, "no EF Core migrations in the model: nothing for a Job to apply"
+
+
+@pytest.mark.parametrize(
+    ("applied_at_startup", "job_expected"),
+    [("Development", True), (None, True), ("all", False), ("!Development", False)],
+)
+def test_ef_core_migrations_the_app_applies_only_in_development_get_a_job_before_the_rollout(
+    applied_at_startup: str | None, job_expected: bool
+) -> None:
+    migrations = (Migration("20260101_M1", "M1", "src/Orders.Api/Migrations/M1.cs", "OrdersDbContext"),)
+    service = replace(API, ef_core=EfCoreConfig(("OrdersDbContext",), "npgsql", migrations, applied_at_startup))
+    finding = Finding("migration-additive", ("orders-api",), "AddColumn(x)", (), facts=(("migration", "M1"),))
+    plan = plan_for([service], [risk("orders-api", 0.4, finding.rule)], [finding])
+    jobs = plan.services[0].jobs
+    if not job_expected:
+        assert not jobs, "the app applies its migrations itself in production"
+        return
+    (job,) = jobs
+    assert (job.kind, job.when, job.image) == ("ef-migrations", "before-rollout", "migrations")
+    assert job.command == ("/efbundles/OrdersDbContext",) and "M1" in job.description
+    assert "waits until it completes" in job.order
+
+
+@pytest.mark.parametrize("command_line", ["jasperfx", None])
+def test_an_inline_projection_rebuild_runs_the_jasperfx_verb_after_the_rollout_or_warns(
+    command_line: str | None,
+) -> None:
+    service = replace(API, command_line=command_line)
+    finding = Finding(
+        "projection-changed",
+        ("orders-api",),
+        "OrderSummary: projection code changed",
+        facts=(("projection", "OrderSummary"), ("lifecycle", "Inline"), ("rebuild", "true")),
+    )
+    plan = plan_for([service], [risk("orders-api", 0.5, finding.rule)], [finding])
+    (job,) = plan.services[0].jobs
+    assert (job.kind, job.when) == ("projection-rebuild", "after-rollout")
+    if command_line:
+        # JasperFx.Events ProjectionsCommand: action positional, ProjectionFlag → --projection (V2.54.0)
+        assert job.command == ("projections", "rebuild", "--projection", "OrderSummary")
+        assert job.warning is None
+    else:
+        assert job.command == () and "RunJasperFxCommands" in (job.warning or "")
+        assert any("RunJasperFxCommands" in w for w in plan.services[0].warnings)
 
 
 def test_unmitigated_event_break_freezes_but_an_upcaster_allows_rollback() -> None:

@@ -82,7 +82,7 @@ def _from_plan(path: Path, service: str) -> tuple[str | None, list[int] | None, 
         plan = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as error:
         raise UserError(f"--plan {path}: cannot be read as JSON ({error})") from error
-    if not isinstance(plan, dict) or plan.get("schema") != "critterops.plan/v1":
+    if not isinstance(plan, dict) or plan.get("schema") != "critterops.plan/v2":
         raise UserError(f"--plan {path}: not a critterops plan")
     entry = next((s for s in plan.get("services", []) if s.get("service") == service), None)
     if entry is None:

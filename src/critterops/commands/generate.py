@@ -67,8 +67,12 @@ def _load_plan(path: Path) -> dict[str, Any]:
         raise UserError(f"--plan {path}: cannot be read ({error.strerror})") from error
     except ValueError as error:
         raise UserError(f"--plan {path}: not JSON ({error})") from error
-    if not isinstance(data, dict) or data.get("schema") != "critterops.plan/v1":
-        raise UserError(f'--plan {path}: not a critterops plan (expected "schema": "critterops.plan/v1")')
+    if isinstance(data, dict) and data.get("schema") == "critterops.plan/v1":
+        raise UserError(
+            f"--plan {path}: a critterops.plan/v1 document (jobs as text): run `critterops plan --format json` again"
+        )
+    if not isinstance(data, dict) or data.get("schema") != "critterops.plan/v2":
+        raise UserError(f'--plan {path}: not a critterops plan (expected "schema": "critterops.plan/v2")')
     return data
 
 
@@ -132,9 +136,9 @@ def run(args: argparse.Namespace) -> int:
         f"{out}: {len(report.written)} written, {len(report.unchanged)} unchanged, {len(report.removed)} removed "
         f"({len(files)} files: {', '.join(groups)})"
     )
-    from critterops.generate.kubernetes import workload_warnings
+    from critterops.generate.kubernetes import job_warnings, workload_warnings
 
-    for warning in workload_warnings(ctx) + warnings:
+    for warning in workload_warnings(ctx) + job_warnings(ctx) + warnings:
         print(f"warning: {warning}", file=sys.stderr)
     if args.validate:
         return _validate(out, groups)

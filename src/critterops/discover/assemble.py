@@ -235,6 +235,7 @@ def _merge_wiring(items: list[Wiring]) -> Wiring:
             "db_provider",
             "marten_location",
             "wolverine_location",
+            "command_line",
         ):
             if getattr(merged, name) is None and getattr(w, name) is not None:
                 setattr(merged, name, getattr(w, name))
@@ -252,6 +253,7 @@ def _merge_wiring(items: list[Wiring]) -> Wiring:
             "exchanges",
             "local_queues",
             "db_contexts",
+            "startup_migrations",
             "connection_names",
             "health",
             "http_calls",
@@ -606,7 +608,12 @@ def _build_service(ctx: Context, path: str, name: str) -> Service:
     contexts += [c for c in wiring.db_contexts if c not in contexts]
     migrations = _migrations(decls)
     ef_core = (
-        EfCoreConfig(tuple(contexts), wiring.db_provider, tuple(sorted(migrations, key=lambda m: m.id)))
+        EfCoreConfig(
+            tuple(contexts),
+            wiring.db_provider,
+            tuple(sorted(migrations, key=lambda m: m.id)),
+            " | ".join(sorted(set(wiring.startup_migrations))) or None,
+        )
         if contexts or migrations
         else None
     )
@@ -655,6 +662,7 @@ def _build_service(ctx: Context, path: str, name: str) -> Service:
         compose_service=compose_svc.name if compose_svc else None,
         aspire_name=aspire_name,
         aspire_references=tuple(sorted(ctx.apphost.references.get(aspire_name or "", []))),
+        command_line=wiring.command_line,
     )
     return service
 

@@ -1,6 +1,6 @@
 """What every generator needs: the system, the policy, per-environment deploy decisions, names.
 
-Decisions come from a plan (``--plan plan.json``, ``critterops.plan/v1``) for the environment it
+Decisions come from a plan (``--plan plan.json``, ``critterops.plan/v2``) for the environment it
 was made for; for the other environments, and without a plan, from the policy and what the
 service is: saga hosts and services whose async projections run under ``DaemonMode.Solo`` go
 blue/green, customer-facing front ends canary, everything else canary with analysis in
@@ -49,7 +49,7 @@ class KitContext:
     tag: str  # immutable image tag for every overlay (the git commit when known)
     argo: bool = True
     github_enterprise: bool = False  # reusable workflows as ./ (GitHub Enterprise Server has no $/ form)
-    plan: dict[str, Any] | None = None  # critterops.plan/v1 document
+    plan: dict[str, Any] | None = None  # critterops.plan/v2 document
     runbook_base_url: str = "https://github.com/OWNER/REPO/blob/main/deploy/runbooks"
     warnings: list[str] = field(default_factory=list)
 

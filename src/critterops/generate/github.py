@@ -35,9 +35,17 @@ import re
 from typing import Any, Final
 
 from critterops import __version__
-from critterops.generate import pins, yamlio
+from critterops.generate import exporter, pins, yamlio
 from critterops.generate.context import KitContext, dns_label
-from critterops.generate.dockerfiles import dockerfile_for, dotnet_channel
+from critterops.generate.dockerfiles import (
+    dockerfile_for,
+    dotnet_channel,
+    image_names,
+    in_kit,
+    migration_services,
+    migrations_dockerfile_for,
+)
+from critterops.generate.kubernetes import planned_jobs
 from critterops.model import Service
 from critterops.plan.policy import Environment
 
@@ -330,14 +338,94 @@ def _registry_host(ctx: KitContext) -> str:
     return ctx.registry.split("/", 1)[0]
 
 
+_ECR = re.compile(r"^\d{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com(\.cn)?$")
+
+
+def registry_kind(ctx: KitContext) -> str:
+    """``ghcr`` (the job's GITHUB_TOKEN can push), ``ecr`` (an OIDC role, no stored keys) or ``other``
+    (a username and token stored as repository secrets)."""
+    host = _registry_host(ctx)
+    if host == "ghcr.io":
+        return "ghcr"
+    if _ECR.match(host):
+        return "ecr"
+    return "other"
+
+
+def _registry_permissions(ctx: KitContext, push: bool) -> dict[str, str]:
+    kind = registry_kind(ctx)
+    if kind == "ghcr":
+        return {"contents": "read", "packages": "write" if push else "read"}
+    if kind == "ecr":
+        return {"contents": "read", "id-token": "write"}
+    return {"contents": "read"}
+
+
+def _registry_login(ctx: KitContext) -> list[dict[str, Any]]:
+    """Log in the way the registry accepts: GITHUB_TOKEN only for ghcr.io."""
+    kind = registry_kind(ctx)
+    host = _registry_host(ctx)
+    if kind == "ecr":
+        region = host.split(".")[3]
+        return [
+            {
+                "name": "Log in to AWS with OIDC",
+                "uses": pins.uses("aws-actions/configure-aws-credentials"),
+                "with": {
+                    "role-to-assume": "${{ vars.AWS_IMAGES_ROLE_ARN }}",
+                    "aws-region": region,
+                    "role-session-name": "images-${{ github.run_id }}",
+                },
+            },
+            {
+                "name": "Log in to the registry",
+                "env": {"REGISTRY_HOST": host},
+                "run": (
+                    f"aws ecr get-login-password --region {region} | "
+                    'docker login --username AWS --password-stdin "$REGISTRY_HOST"\n'
+                ),
+            },
+        ]
+    secret = "${{ secrets.GITHUB_TOKEN }}" if kind == "ghcr" else "${{ secrets.REGISTRY_PASSWORD }}"
+    user = "${{ github.actor }}" if kind == "ghcr" else "${{ vars.REGISTRY_USERNAME }}"
+    return [
+        {
+            "name": "Log in to the registry",
+            "uses": pins.uses("docker/login-action"),
+            "with": {"registry": host, "username": user, "password": secret},
+        }
+    ]
+
+
+def _registry_note(ctx: KitContext) -> str:
+    kind = registry_kind(ctx)
+    if kind == "ghcr":
+        return f"The registry is {ctx.registry}; GHCR accepts the job's GITHUB_TOKEN (packages: write)."
+    if kind == "ecr":
+        return (
+            f"The registry is {ctx.registry} (ECR): the job assumes vars.AWS_IMAGES_ROLE_ARN with OIDC "
+            "(ecr:GetAuthorizationToken and push rights on the repositories), no stored keys."
+        )
+    return (
+        f"The registry is {ctx.registry}: set the repository variable REGISTRY_USERNAME and the secret "
+        "REGISTRY_PASSWORD (a token that may push)."
+    )
+
+
 def _images(ctx: KitContext, out_prefix: str) -> str:
-    include = [{"service": s.name, "dockerfile": dockerfile_for(ctx, s, out_prefix)} for s in ctx.deployable()]
-    image = f"{ctx.registry}/${{{{ matrix.service }}}}"
+    include = [{"image": s.name, "dockerfile": dockerfile_for(ctx, s, out_prefix)} for s in ctx.deployable()]
+    include += [
+        {"image": f"{s.name}-migrations", "dockerfile": migrations_dockerfile_for(s, out_prefix)}
+        for s in migration_services(ctx)
+    ]
+    include.append({"image": exporter.EXPORTER_NAME, "dockerfile": in_kit(exporter.DOCKERFILE, out_prefix)})
+    include.sort(key=lambda entry: entry["image"])
+    image = f"{ctx.registry}/${{{{ matrix.image }}}}"
     job = {
-        "name": "image (${{ matrix.service }})",
+        "name": "image (${{ matrix.image }})",
         "runs-on": RUNNER,
         "timeout-minutes": 30,
-        "permissions": {"contents": "read", "packages": "write"},
+        "permissions": _registry_permissions(ctx, push=True),
         "strategy": {"fail-fast": False, "matrix": {"include": include}},
         "env": {"IMAGE": f"{image}:${{{{ github.sha }}}}"},
         "steps": [
@@ -371,15 +459,7 @@ def _images(ctx: KitContext, out_prefix: str) -> str:
                     "grype-version": pins.GRYPE_VERSION,
                 },
             },
-            {
-                "name": "Log in to the registry",
-                "uses": pins.uses("docker/login-action"),
-                "with": {
-                    "registry": _registry_host(ctx),
-                    "username": "${{ github.actor }}",
-                    "password": "${{ secrets.GITHUB_TOKEN }}",
-                },
-            },
+            *_registry_login(ctx),
             {"name": "Push", "run": 'docker push "$IMAGE"\n'},
         ],
     }
@@ -394,9 +474,10 @@ def _images(ctx: KitContext, out_prefix: str) -> str:
     return _render(
         document,
         "",
-        "One image per service, tagged with the commit SHA (immutable, never latest).",
+        "One image per service (and one with the EF Core migration bundles where a migration Job runs them),",
+        "tagged with the full commit SHA (immutable, never latest): the tag the overlays and deploy.yml pull.",
         "Each image is scanned before it is pushed, so a vulnerable image never reaches the registry.",
-        f"The registry is {ctx.registry}; GHCR accepts the job's GITHUB_TOKEN (packages: write).",
+        _registry_note(ctx),
         "No build cache: a workflow that publishes images must not restore state that a pull request",
         "could have written (cache poisoning).",
     )
@@ -506,13 +587,71 @@ def _install_tools(ctx: KitContext) -> str:
     return "\n".join([*lines, "kustomize version"]) + "\n"
 
 
+STAGE_SELECTOR: Final = "critterops.dev/stage"
+
+
+def _job_script(stage: str) -> str:
+    """Replace this stage's Jobs (a Job's template is immutable), apply them and wait for each to complete;
+    a failed Job (or one past its activeDeadlineSeconds) fails the deploy with its log."""
+    return (
+        f'if ! grep -q "{STAGE_SELECTOR}: {stage}$" "$RUNNER_TEMP/kit.yaml"; then\n'
+        f'  echo "no {stage} jobs in $ENVIRONMENT"; exit 0\n'
+        "fi\n"
+        f'kubectl delete job -n "$NAMESPACE" -l "{STAGE_SELECTOR}={stage}" --ignore-not-found --wait=true\n'
+        f'kubectl apply -f "$RUNNER_TEMP/kit.yaml" -l "{STAGE_SELECTOR}={stage}"\n'
+        f'for job in $(kubectl get job -n "$NAMESPACE" -l "{STAGE_SELECTOR}={stage}" -o name); do\n'
+        "  while :; do\n"
+        '    state=$(kubectl get "$job" -n "$NAMESPACE" \\\n'
+        "      -o jsonpath='{range .status.conditions[?(@.status==\"True\")]}{.type} {end}')\n"
+        '    case " $state " in *" Complete "*) done_=True ;; *) done_= ;; esac\n'
+        '    case " $state " in *" Failed "*) failed=True ;; *) failed= ;; esac\n'
+        '    if [ "$done_" = True ]; then echo "$job: complete"; break; fi\n'
+        '    if [ "$failed" = True ]; then\n'
+        '      echo "::error title=$job failed::kubectl logs $job -n $NAMESPACE"\n'
+        '      kubectl logs "$job" -n "$NAMESPACE" --all-containers --tail=200 || true\n'
+        "      exit 1\n"
+        "    fi\n"
+        "    sleep 5\n"
+        "  done\n"
+        "done\n"
+    )
+
+
+def _apply_steps(ctx: KitContext, environments: list[Environment]) -> list[dict[str, Any]]:
+    """Configuration first, then the Jobs that must finish before the rollout (migrations), then the
+    Rollouts, then the Jobs that run on the new version (projection rebuilds): the order the plan states."""
+    stages = {job.when for env in environments for s in ctx.deployable() for job in planned_jobs(ctx, s, env)}
+    steps: list[dict[str, Any]] = [
+        {"name": "Render the overlay", "run": 'kustomize build "$OVERLAY" > "$RUNNER_TEMP/kit.yaml"\n'},
+        {
+            "name": "Apply the namespace, configuration, Services and policies",
+            "run": (
+                'kubectl apply -f "$RUNNER_TEMP/kit.yaml" '
+                f"-l '{STAGE_SELECTOR} notin (before-rollout,rollout,after-rollout)'\n"
+            ),
+        },
+    ]
+    if "before-rollout" in stages:
+        steps.append({"name": "Run the jobs that go before the rollout", "run": _job_script("before-rollout")})
+    steps.append(
+        {
+            "name": "Apply the Rollouts",
+            "run": f'kubectl apply -f "$RUNNER_TEMP/kit.yaml" -l {STAGE_SELECTOR}=rollout\n',
+        }
+    )
+    steps.append({"name": "Wait for every rollout", "run": _wait_script(ctx, environments)})
+    if "after-rollout" in stages:
+        steps.append({"name": "Run the jobs that go after the rollout", "run": _job_script("after-rollout")})
+    return steps
+
+
 def _deploy(ctx: KitContext, out_prefix: str, environments: list[Environment]) -> str:
     names = [e.name for e in environments]
     minutes = 15 + max((_budget_seconds(ctx, s, e) // 60 for e in environments for s in ctx.deployable()), default=10)
     overlays = (
         posixpath.join(out_prefix, "kubernetes", "overlays") if out_prefix not in ("", ".") else "kubernetes/overlays"
     )
-    images = " \\\n  ".join(f'"$REGISTRY/{s.name}:$SHA"' for s in ctx.deployable())
+    images = " \\\n  ".join(f'"$REGISTRY/{name}:$SHA"' for name in image_names(ctx))
     allowed = "|".join(names) or "none"
     job = {
         "name": "deploy to ${{ inputs.environment }}",
@@ -564,8 +703,7 @@ def _deploy(ctx: KitContext, out_prefix: str, environments: list[Environment]) -
                 "name": "Set every image to the commit",
                 "run": f'cd "$OVERLAY"\nkustomize edit set image \\\n  {images}\n',
             },
-            {"name": "Apply", "run": 'kubectl apply -k "$OVERLAY"\n'},
-            {"name": "Wait for every rollout", "run": _wait_script(ctx, environments)},
+            *_apply_steps(ctx, environments),
         ],
     }
     document = {
@@ -616,7 +754,7 @@ def _deploy_auto(ctx: KitContext, environment: Environment) -> str:
         "jobs": {
             "images": {
                 "uses": _self(ctx, "images.yml"),
-                "permissions": {"contents": "read", "packages": "write"},
+                "permissions": _registry_permissions(ctx, push=True),
             },
             "deploy": {
                 "needs": "images",
@@ -638,13 +776,13 @@ def _deploy_auto(ctx: KitContext, environment: Environment) -> str:
 
 def _deploy_manual(ctx: KitContext, environment: Environment) -> str:
     check_images = "\n".join(
-        f'docker buildx imagetools inspect "$REGISTRY/{s.name}:$SHA" > /dev/null' for s in ctx.deployable()
+        f'docker buildx imagetools inspect "$REGISTRY/{name}:$SHA" > /dev/null' for name in image_names(ctx)
     )
     verify = {
         "name": "Check the commit",
         "runs-on": RUNNER,
         "timeout-minutes": 10,
-        "permissions": {"contents": "read", "packages": "read"},
+        "permissions": _registry_permissions(ctx, push=False),
         "env": {
             "SHA": "${{ inputs.sha }}",
             "DEFAULT_BRANCH": "${{ github.event.repository.default_branch }}",
@@ -665,15 +803,7 @@ def _deploy_manual(ctx: KitContext, environment: Environment) -> str:
                 "name": "Check that the commit is on the default branch",
                 "run": 'git merge-base --is-ancestor "$SHA" "origin/$DEFAULT_BRANCH"\n',
             },
-            {
-                "name": "Log in to the registry",
-                "uses": pins.uses("docker/login-action"),
-                "with": {
-                    "registry": _registry_host(ctx),
-                    "username": "${{ github.actor }}",
-                    "password": "${{ secrets.GITHUB_TOKEN }}",
-                },
-            },
+            *_registry_login(ctx),
             {"name": "Check that every image exists", "run": check_images + "\n"},
         ],
     }

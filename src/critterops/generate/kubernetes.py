@@ -19,10 +19,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from critterops.generate import yamlio
+from critterops.generate import exporter, yamlio
 from critterops.generate.context import Deploy, KitContext
+from critterops.generate.dockerfiles import image_names
 from critterops.generate.observability import COLLECTOR_PROMETHEUS_PORT, EXPORTER_PORT
 from critterops.model import Service
+from critterops.model.environments import applies_in, aspnet_environment
+from critterops.model.plan import Job
+from critterops.plan.jobs import job_name, service_jobs
 from critterops.plan.policy import Environment
 
 PORT = 8080
@@ -31,7 +35,6 @@ PROMETHEUS = "http://prometheus.monitoring.svc:9090"
 OTEL_ENDPOINT = "http://otel-collector:4317"
 SECRET_DIR = "/run/secrets/app"
 # ASPNETCORE_ENVIRONMENT per overlay, which decides which IsDevelopment() branches run
-ASPNET_ENVIRONMENT = {"dev": "Development", "staging": "Staging", "production": "Production"}
 RESOURCES = {
     "dev": {"requests": {"cpu": "50m", "memory": "128Mi"}, "limits": {"cpu": "500m", "memory": "512Mi"}},
     "staging": {"requests": {"cpu": "100m", "memory": "256Mi"}, "limits": {"cpu": "1", "memory": "512Mi"}},
@@ -45,6 +48,7 @@ INFRA_IMAGES = {"postgres": "postgres:16.4", "rabbitmq": "rabbitmq:3.13.7-manage
 WAIVER_DIGEST = "CKV_K8S_43=immutable git-SHA tags; pin digests at deploy with kustomize edit set image"
 WAIVER_LIVENESS = "CKV_K8S_8=worker without an HTTP endpoint; see the generate warnings"
 WAIVER_READINESS = "CKV_K8S_9=worker without an HTTP endpoint; see the generate warnings"
+WAIVER_SECRET_ENV = "CKV_K8S_35=the code reads configuration from environment variables; files would need a code change"
 
 
 def waivers(*reasons: str) -> dict[str, str]:
@@ -91,8 +95,7 @@ def selector(name: str) -> dict[str, str]:
     return {"app.kubernetes.io/name": name}
 
 
-def env_name(env: str) -> str:
-    return ASPNET_ENVIRONMENT.get(env, env[:1].upper() + env[1:])
+env_name = aspnet_environment
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,14 +104,6 @@ class Probes:
     liveness: dict[str, Any] | None
     startup: dict[str, Any] | None
     warning: str | None = None
-
-
-def _applies(environments: str, aspnet_env: str) -> bool:
-    if environments == "all":
-        return True
-    if environments.startswith("!"):
-        return environments[1:] != aspnet_env
-    return environments == aspnet_env
 
 
 def probes(service: Service, env: str) -> Probes:
@@ -123,7 +118,7 @@ def probes(service: Service, env: str) -> Probes:
             "hung worker; until then the checkov waivers on this Rollout apply.",
         )
     aspnet_env = env_name(env)
-    mapped = [h.path for h in service.health if _applies(h.environments, aspnet_env)]
+    mapped = [h.path for h in service.health if applies_in(h.environments, aspnet_env)]
     ready_path = next((p for p in mapped if "ready" in p), None) or next(
         (p for p in mapped if p.rstrip("/").endswith("health")), None
     )
@@ -254,10 +249,11 @@ def strategy(ctx: KitContext, service: Service, deploy: Deploy, env: Environment
 
 def _workload(ctx: KitContext, service: Service, env: Environment) -> dict[str, Any]:
     deploy = ctx.deploy(service, env)
-    meta: dict[str, Any] = {"name": service.name, "labels": labels(ctx, service.name)}
+    meta: dict[str, Any] = {"name": service.name, "labels": {**labels(ctx, service.name), STAGE_LABEL: "rollout"}}
     meta["annotations"] = (
         waivers(WAIVER_DIGEST) if _serves_http(service) else waivers(WAIVER_DIGEST, WAIVER_LIVENESS, WAIVER_READINESS)
     )
+    meta["annotations"][SYNC_WAVE] = _WAVES["rollout"]
     spec: dict[str, Any] = {
         "replicas": deploy.replicas,
         "revisionHistoryLimit": 5,
@@ -816,12 +812,41 @@ def _overlay_patches(ctx: KitContext, env: Environment) -> list[dict[str, Any]]:
     return patches
 
 
+POD_SECURITY_VERSION = "v1.30"  # the Pod Security Standards release the manifests are checked against
+
+
+def namespace(ctx: KitContext, env: Environment) -> dict[str, Any]:
+    """The overlay's namespace, created by the overlay itself, enforcing the restricted Pod Security
+    Standard every generated pod meets (proven by the lab's admission test)."""
+    psa = {f"pod-security.kubernetes.io/{mode}": "restricted" for mode in ("enforce", "audit", "warn")} | {
+        "pod-security.kubernetes.io/enforce-version": POD_SECURITY_VERSION
+    }
+    return {
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": {
+            "name": f"{ctx.name}-{env.name}",
+            "labels": {"app.kubernetes.io/part-of": ctx.name, "critterops.dev/environment": env.name, **psa},
+        },
+    }
+
+
 def kubernetes_files(ctx: KitContext) -> dict[str, str]:
     """``kubernetes/base`` (the production shape) and one overlay per policy environment."""
     files: dict[str, str] = {}
     production = next((e for e in ctx.environments if e.name == "production"), ctx.environments[-1])
-    base_resources = ["network-policies.yaml"]
+    base_resources = ["network-policies.yaml", "critterops-exporter.yaml"]
     files["kubernetes/base/network-policies.yaml"] = yamlio.dump_all(_namespace_policies(ctx))
+    files["kubernetes/base/critterops-exporter.yaml"] = yamlio.dump_all(
+        exporter.documents(
+            ctx,
+            waivers(WAIVER_DIGEST, WAIVER_SECRET_ENV),
+            labels(ctx, exporter.EXPORTER_NAME, "monitoring"),
+            pod_security(),
+            container_security(),
+            exporter.config_text(ctx),
+        )
+    )
     for service in ctx.deployable():
         rel = f"services/{service.name}.yaml"
         files[f"kubernetes/base/{rel}"] = yamlio.dump_all(service_documents(ctx, service, production))
@@ -830,7 +855,8 @@ def kubernetes_files(ctx: KitContext) -> dict[str, str]:
         _kustomization(base_resources, labels=[{"pairs": {"app.kubernetes.io/part-of": ctx.name}}])
     )
     for env in ctx.environments:
-        resources = ["../../base"]
+        resources = ["namespace.yaml", "../../base"]
+        files[f"kubernetes/overlays/{env.name}/namespace.yaml"] = yamlio.dump_file(namespace(ctx, env))
         if env.name == "dev":
             infra = _infra(ctx, "postgres", 5432, []) + _infra(
                 ctx, "rabbitmq", 5672, [("management", 15672), ("prometheus", 15692)]
@@ -844,7 +870,7 @@ def kubernetes_files(ctx: KitContext) -> dict[str, str]:
         overlay = _kustomization(
             resources,
             namespace=f"{ctx.name}-{env.name}",
-            images=[{"name": ctx.image(s), "newTag": ctx.tag} for s in ctx.deployable()],
+            images=[{"name": name, "newTag": ctx.tag} for name in kit_images(ctx)],
         )
         patches = _overlay_patches(ctx, env)
         if patches:
@@ -853,60 +879,102 @@ def kubernetes_files(ctx: KitContext) -> dict[str, str]:
     return files
 
 
+STAGE_LABEL = "critterops.dev/stage"  # before-rollout | rollout | after-rollout: the deploy applies them in turn
+SYNC_WAVE = "argocd.argoproj.io/sync-wave"
+_WAVES = {"before-rollout": "0", "rollout": "1", "after-rollout": "2"}
+
+
+def planned_jobs(ctx: KitContext, service: Service, env: Environment) -> list[Job]:
+    """The service's standing jobs (EF Core migrations the app does not apply itself) and, for the plan's
+    environment, the plan's jobs (projection rebuilds of this change)."""
+    jobs = service_jobs(service, env.name)
+    if ctx.plan and ctx.plan.get("environment") == env.name:
+        entry = next((e for e in ctx.plan.get("services", []) if e.get("service") == service.name), None)
+        kinds = {j.kind for j in jobs}
+        for raw in (entry or {}).get("jobs", []):
+            if isinstance(raw, dict) and raw.get("kind") not in kinds:
+                fields = {k: v for k, v in raw.items() if k in Job.__dataclass_fields__}
+                fields["command"] = tuple(fields.get("command", ()))
+                jobs.append(Job(**fields))
+    return jobs
+
+
+def kit_images(ctx: KitContext) -> list[str]:
+    """Every image the overlays pull (without tag): one per service, and the migrations images."""
+    return [f"{ctx.registry}/{name}" for name in image_names(ctx)]
+
+
 def _jobs(ctx: KitContext, env: Environment) -> list[dict[str, Any]]:
-    """Jobs the plan asks for in this environment: migrations before, projection rebuilds after."""
-    if not ctx.plan or ctx.plan.get("environment") != env.name:
-        return []
-    jobs: list[dict[str, Any]] = []
-    for entry in ctx.plan.get("services", []):
-        service = ctx.system.service(entry.get("service", ""))
-        if service is None:
-            continue
-        for i, job in enumerate(entry.get("jobs", [])):
-            args = _job_args(job)
-            if args is None:
-                continue
+    """Jobs of this environment: migrations before the Rollouts, projection rebuilds after them (see
+    critterops.plan.jobs for the commands and the order)."""
+    docs: list[dict[str, Any]] = []
+    for service in ctx.deployable():
+        jobs = [j for j in planned_jobs(ctx, service, env) if j.command]
+        for job in jobs:
             pod = _pod(ctx, service, env.name)
             container = pod["spec"]["containers"][0]
             for key in ("readinessProbe", "livenessProbe", "startupProbe", "ports"):
                 container.pop(key, None)
             container["name"] = "job"
-            container["args"] = args
-            container["env"] = [{"name": "OTEL_RESOURCE_ATTRIBUTES", "value": "service.version=job"}]
+            if job.image == "migrations":
+                container["image"] = f"{migrations_image(ctx, service)}:{ctx.tag}"
+                container["command"] = list(job.command)
+            else:
+                container["args"] = list(job.command)  # after the image's ENTRYPOINT (dotnet <Service>.dll)
+            container["env"] = [
+                {"name": "OTEL_RESOURCE_ATTRIBUTES", "value": f"service.version=job,critterops.job={job.kind}"}
+            ]
             pod["spec"]["restartPolicy"] = "Never"
             del pod["spec"]["topologySpreadConstraints"]
             # its own name label, so the service's Services never route traffic to a job pod
             job_labels = {**labels(ctx, f"{service.name}-job", "job"), "app.kubernetes.io/instance": service.name}
             pod["metadata"]["labels"] = job_labels
-            jobs.append(
+            docs.append(
                 {
                     "apiVersion": "batch/v1",
                     "kind": "Job",
                     "metadata": {
-                        "name": f"{service.name}-job-{i + 1}",
-                        "labels": job_labels,
-                        "annotations": {"critterops.dev/purpose": job},
+                        "name": job_name(service, job),
+                        "labels": {**job_labels, STAGE_LABEL: job.when},
+                        "annotations": {
+                            **waivers(WAIVER_DIGEST),
+                            "critterops.dev/purpose": f"{job.kind} {job.target or ''}".strip(),
+                            SYNC_WAVE: _WAVES[job.when],
+                            # a Job's template is immutable: Argo CD replaces it on every sync
+                            "argocd.argoproj.io/sync-options": "Force=true,Replace=true",
+                        },
                     },
-                    "spec": {"backoffLimit": 2, "ttlSecondsAfterFinished": 86400, "template": pod},
+                    "spec": {
+                        "backoffLimit": 1,
+                        "activeDeadlineSeconds": job.timeout_s,
+                        "ttlSecondsAfterFinished": 86400,
+                        "template": pod,
+                    },
                 }
             )
-            if not any(d["kind"] == "NetworkPolicy" and d["metadata"]["name"] == f"{service.name}-job" for d in jobs):
-                policy = network_policy(ctx, service)
-                policy["metadata"] = {"name": f"{service.name}-job", "labels": job_labels}
-                policy["spec"]["podSelector"] = {"matchLabels": selector(f"{service.name}-job")}
-                policy["spec"]["ingress"] = []
-                jobs.append(policy)
-    return jobs
+        if jobs:
+            policy = network_policy(ctx, service)
+            policy["metadata"] = {"name": f"{service.name}-job", "labels": job_labels}
+            policy["spec"]["podSelector"] = {"matchLabels": selector(f"{service.name}-job")}
+            policy["spec"]["ingress"] = []
+            docs.append(policy)
+    return docs
 
 
-def _job_args(job: str) -> list[str] | None:
-    """JasperFx command-line verbs the service's own image runs (``RunJasperFxCommands``)."""
-    if "projection" in job and "rebuild" in job:
-        name = job.split("projection", 1)[1].split()[0]
-        return ["projections", "--rebuild", "-p", name]
-    if "migration" in job:
-        return ["resources", "setup"]
-    return None
+def job_warnings(ctx: KitContext) -> list[str]:
+    """Jobs a deploy needs that the service's image cannot run, with the code change that fixes it."""
+    found = {
+        job.warning: None
+        for env in ctx.environments
+        for service in ctx.deployable()
+        for job in planned_jobs(ctx, service, env)
+        if job.warning
+    }
+    return list(found)
+
+
+def migrations_image(ctx: KitContext, service: Service) -> str:
+    return f"{ctx.image(service)}-migrations"
 
 
 def workload_warnings(ctx: KitContext) -> list[str]:

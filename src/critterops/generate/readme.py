@@ -11,6 +11,7 @@ from critterops.generate.kubernetes import (
     WAIVER_LIVENESS,
     WAIVER_READINESS,
     _secret_keys,
+    job_warnings,
     workload_warnings,
 )
 
@@ -40,7 +41,7 @@ def kit_readme(ctx: KitContext, groups: tuple[str, ...], out_prefix: str, files:
             "Configure the `staging` and `production` environments (required reviewers on production) and the",
             "`AWS_DEPLOY_ROLE_ARN` variable for OIDC before the first deploy.",
         ]
-    warnings = workload_warnings(ctx) + ctx.warnings
+    warnings = workload_warnings(ctx) + job_warnings(ctx) + ctx.warnings
     if warnings:
         lines += ["", "## Warnings: code changes to make", ""]
         lines += [f"- {w}" for w in warnings]

@@ -267,7 +267,7 @@ def workflows(kit: Path) -> list[Result]:
 
 def hadolint(kit: Path) -> Result:
     result = Result("hadolint")
-    files = sorted(str(p) for p in (kit / "docker").rglob("Dockerfile"))
+    files = sorted(str(p) for p in (kit / "docker").rglob("Dockerfile*"))
     if not _tool(result, "hadolint"):
         return result
     result.checked = len(files)

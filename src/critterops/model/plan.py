@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-PLAN_SCHEMA = "critterops.plan/v1"
+PLAN_SCHEMA = "critterops.plan/v2"
 STRATEGIES = ("blue-green", "canary", "rolling", "no-deploy")
 
 
@@ -29,6 +29,31 @@ class Gate:
     count: int | None = None
     failure_limit: int | None = None
     when: str = "each-step"  # each-step | before-promotion | before-scale-down | before-rollout | after-promotion
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """Work that runs once per deploy, in the service's image (or the migrations image), ordered by ``when``.
+
+    ``kind``: ``ef-migrations`` (the EF Core migration bundle the kit builds), ``db-apply`` (Weasel's
+    command: Marten and Wolverine schema), ``resources-setup`` (JasperFx's ``resources setup``: broker
+    queues and exchanges, databases), ``projection-rebuild`` (JasperFx's ``projections rebuild``).
+    ``command`` is empty when the service cannot run it (no ``RunJasperFxCommands``): ``warning`` then
+    says which code change makes it possible. ``order`` says how the order is enforced.
+    """
+
+    kind: str
+    when: str  # before-rollout | after-rollout
+    description: str
+    command: tuple[str, ...] = ()
+    image: str = "service"  # service | migrations
+    target: str | None = None  # the DbContext or projection it is about
+    timeout_s: int = 600  # how long the deploy waits for it (a rebuild waits for the catch-up)
+    order: str = ""
+    warning: str | None = None
+
+    def __str__(self) -> str:
+        return f"{self.when}: {self.description}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +86,7 @@ class ServicePlan:
     gates: tuple[Gate, ...] = ()
     rollback: Rollback | None = None
     replicas: int = 1
-    jobs: tuple[str, ...] = ()  # work before or after the rollout: migrations, projection rebuilds
+    jobs: tuple[Job, ...] = ()  # work before or after the rollout: migrations, projection rebuilds
     warnings: tuple[str, ...] = ()
     traffic: str = "http"  # http | messages | http+messages | none: what a canary weight shifts
 

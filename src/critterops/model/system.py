@@ -152,6 +152,9 @@ class EfCoreConfig:
     contexts: tuple[str, ...] = ()
     provider: str | None = None  # npgsql | sqlserver | sqlite | ...
     migrations: tuple[Migration, ...] = ()
+    # where the app applies its migrations when it starts (Database.Migrate[Async]): an environment condition
+    # as for health endpoints ("all", "Development", "!Development"), None when it never does
+    applied_at_startup: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -244,6 +247,7 @@ class Service:
     compose_service: str | None = None
     aspire_name: str | None = None
     aspire_references: tuple[str, ...] = ()
+    command_line: str | None = None  # jasperfx | oakton: the host runs RunJasperFxCommands (db-apply, projections, ...)
     settings: tuple[Setting, ...] = ()  # every configuration key the code reads (see Setting)
 
 

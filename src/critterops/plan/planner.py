@@ -33,6 +33,7 @@ from critterops.model import (
     Step,
     System,
 )
+from critterops.plan.jobs import service_jobs
 from critterops.plan.policy import Environment, Policy, Thresholds, unknown_services
 
 LARGE_CHANGE_FILES = 25  # "large refactor": more source files than this in one service
@@ -397,23 +398,6 @@ def _expand_contract(report: RiskReport) -> list[ExpandContract]:
     return out
 
 
-def _jobs(findings: list[Finding]) -> list[str]:
-    jobs: list[str] = []
-    for f in findings:
-        if f.rule in ("migration-additive", "migration-destructive"):
-            context = f.fact("context") or "the DbContext"
-            jobs.append(f"before rollout: apply migration {f.fact('migration')} ({context}) as a Job")
-        if f.rule == "projection-changed" and f.fact("rebuild") == "true":
-            name = f.fact("projection")
-            if f.fact("lifecycle") == "Async":
-                jobs.append(f"during blue/green: let projection {name} catch up on the new colour before cut-over")
-            else:
-                jobs.append(
-                    f"after rollout: rebuild inline projection {name} (dotnet run -- projections --rebuild -p {name})"
-                )
-    return jobs
-
-
 def build_plan(report: RiskReport, head: System, base: System, policy: Policy, environment: str) -> Plan:
     env = policy.environment(environment)
     warnings: list[str] = list(dict.fromkeys(w.message for w in report.warnings))
@@ -444,6 +428,7 @@ def build_plan(report: RiskReport, head: System, base: System, policy: Policy, e
         )
         thresholds = policy.thresholds_for(name)
         gates = _gates(name, service, strategy, env, thresholds, policy, approve)
+        jobs = service_jobs(service, env.name, findings) if service is not None and strategy != "no-deploy" else []
         plans.append(
             ServicePlan(
                 name,
@@ -456,8 +441,8 @@ def build_plan(report: RiskReport, head: System, base: System, policy: Policy, e
                 tuple(gates),
                 _rollback(findings, strategy) if strategy != "no-deploy" else None,
                 env.replicas,
-                tuple(_jobs(findings)),
-                tuple(decision.warnings),
+                tuple(jobs),
+                tuple(decision.warnings) + tuple(j.warning for j in jobs if j.warning),
                 _traffic(service),
             )
         )

@@ -1,4 +1,4 @@
-"""Render a :class:`Plan`: JSON (``critterops.plan/v1``), text, and a pull-request comment."""
+"""Render a :class:`Plan`: JSON (``critterops.plan/v2``), text, and a pull-request comment."""
 
 from __future__ import annotations
 
@@ -62,7 +62,8 @@ def plan_text(plan: Plan) -> str:
                 window = f" every {gate.interval} × {gate.count}" if gate.count else ""
                 lines.append(f"    gate [{gate.kind}, {gate.when}] {gate.name}{cond}{window}")
             for job in p.jobs:
-                lines.append(f"    job: {job}")
+                command = f" [{' '.join(job.command)}]" if job.command else ""
+                lines.append(f"    job ({job.when}){command}: {job.description}")
             lines.append(f"    rollback: {_rollback(p)}")
             for w in p.warnings:
                 lines.append(f"    warning: {w}")
@@ -114,7 +115,9 @@ def plan_markdown(plan: Plan) -> str:
         for g in p.gates:
             extra = f" `{g.condition}` every {g.interval} × {g.count}" if g.count else f" `{g.condition or ''}`"
             out.append(f"- Gate **{g.name}** ({g.kind}, {g.when}):{extra} — {_md(g.description)}")
-        out += [f"- Job: {_md(j)}" for j in p.jobs]
+        for j in p.jobs:
+            command = f" `{' '.join(j.command)}`" if j.command else ""
+            out.append(f"- Job ({j.when}){command}: {_md(j.description)}. Order: {_md(j.order)}")
         out.append(f"- Rollback: {_md(_rollback(p))}")
         out += [f"- ⚠️ {_md(w)}" for w in p.warnings]
         out.append("\n</details>\n")

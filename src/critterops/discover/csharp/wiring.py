@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Final
 
 from tree_sitter import Node
 
@@ -77,6 +78,7 @@ _USE_TRANSPORT = {
     "UsePostgresqlPersistenceAndTransport": "postgresql",
     "UseSqlServerPersistenceAndTransport": "sqlserver",
 }
+USE_TRANSPORT = _USE_TRANSPORT  # public: configreads classifies what flows into these calls as broker settings
 
 _LISTEN = re.compile(r"^ListenTo(?P<t>[A-Za-z]+?)(?P<k>Queue|Topic|Subscription|Subject|Stream|Exchange)$")
 _ROUTE = re.compile(r"^To(?P<t>[A-Za-z]+?)(?P<k>Queue|Exchange|Topic|Topics|Subject|Stream|RoutingKey)$")
@@ -146,6 +148,8 @@ class Wiring:
     http_calls: list[HttpCall] = field(default_factory=list)
     meters: list[tuple[str, Location]] = field(default_factory=list)
     blazor: bool = False
+    command_line: str | None = None  # jasperfx | oakton: Program.cs ends with RunJasperFxCommands/RunOaktonCommands
+    startup_migrations: list[str] = field(default_factory=list)  # environments where Database.Migrate runs
     wolverine_http: bool = False
     invoked: set[str] = field(default_factory=set)
     unresolved: list[tuple[int, str]] = field(default_factory=list)
@@ -480,6 +484,17 @@ def _handle_call(call: Node, scope: Scope, wiring: Wiring) -> None:
         wiring.blazor = True
     elif name in ("MapWolverineEndpoints", "AddWolverineHttp"):
         wiring.wolverine_http = True
+    elif name in _COMMAND_LINE:
+        wiring.command_line = wiring.command_line or _COMMAND_LINE[name]
+    elif name in ("Migrate", "MigrateAsync") and text(receiver(call)).endswith("Database"):
+        # EF Core applying its migrations when the app starts (DatabaseFacade.Migrate[Async])
+        wiring.startup_migrations.append(environment_condition(call))
+
+
+# The host's command line: `return await app.RunJasperFxCommands(args);` (JasperFx, Wolverine 4+/Marten 8+,
+# JasperFx/src/JasperFx/CommandLine/CommandLineHostingExtensions.cs) or its predecessor Oakton's
+# RunOaktonCommands. Only then do `db-apply`, `projections` and `resources` run from the service's image.
+_COMMAND_LINE: Final = {"RunJasperFxCommands": "jasperfx", "RunOaktonCommands": "oakton"}
 
 
 def _handle_assignment(node: Node, scope: Scope, wiring: Wiring) -> None:
@@ -565,6 +580,10 @@ WIRING_MARKERS = (
     b"FetchLatest",
     b"AppendOne",
     b"AppendMany",
+    b"RunJasperFxCommands",
+    b"RunOaktonCommands",
+    b"MigrateAsync",
+    b"Migrate(",
 )
 
 
