@@ -66,9 +66,13 @@ def collect_constants(root: Node) -> dict[str, str]:
     return out
 
 
-def collect_locals(root: Node) -> dict[str, Node]:
-    """Local variables with an initializer: name → initializer expression."""
-    out: dict[str, Node] = {}
+def collect_locals(root: Node) -> dict[str, list[Node]]:
+    """Local variables with an initializer: name → every initializer expression, in source order.
+
+    One name is often declared in several blocks (``var url = ...`` in each ``AddHttpClient``
+    lambda of a ``Program.cs``): :func:`visible_initializer` picks the one a use sees.
+    """
+    out: dict[str, list[Node]] = {}
     for decl in captures("(variable_declarator) @d", root, "d"):
         if decl.parent is None or decl.parent.parent is None:
             continue
@@ -77,8 +81,28 @@ def collect_locals(root: Node) -> dict[str, Node]:
         name_node = decl.child_by_field_name("name")
         values = [c for c in decl.named_children if c != name_node]
         if name_node is not None and values:
-            out.setdefault(text(name_node), values[-1])
+            out.setdefault(text(name_node), []).append(values[-1])
     return out
+
+
+def _declaring_block(initializer: Node) -> Node | None:
+    """The block a local variable is visible in: its statement's block (top-level statements: the file)."""
+    statement = initializer.parent.parent.parent if initializer.parent and initializer.parent.parent else None
+    block = statement.parent if statement is not None else None
+    if block is not None and block.type == "global_statement":
+        block = block.parent
+    return block
+
+
+def visible_initializer(initializers: list[Node], use: Node) -> Node | None:
+    """The initializer of the declaration ``use`` sees: the nearest earlier one whose block holds it."""
+    for init in reversed(initializers):
+        if init.start_byte >= use.start_byte:
+            continue
+        block = _declaring_block(init)
+        if block is not None and block.start_byte <= use.start_byte < block.end_byte:
+            return init
+    return None
 
 
 @dataclass
@@ -87,11 +111,16 @@ class Scope:
 
     constants: dict[str, str] = field(default_factory=dict)
     config: dict[str, str] = field(default_factory=dict)
-    locals: dict[str, Node] = field(default_factory=dict)
+    locals: dict[str, list[Node]] = field(default_factory=dict)
     config_keys: list[str] = field(default_factory=list)
 
     def with_locals(self, root: Node) -> Scope:
         return Scope(self.constants, self.config, collect_locals(root), [])
+
+    def local_initializer(self, use: Node) -> Node | None:
+        """The initializer of the local variable an identifier refers to, if it is one."""
+        initializers = self.locals.get(text(use))
+        return visible_initializer(initializers, use) if initializers else None
 
     def evaluate(self, node: Node | None, depth: int = 0) -> str | None:
         """The string value of ``node``, or None when it cannot be known statically."""
@@ -129,10 +158,9 @@ class Scope:
             return None
         if kind == "identifier":
             name = text(node)
-            if name in self.locals:
-                init = self.locals[name]
-                if init.start_byte < node.start_byte:  # declared before this use
-                    return self.evaluate(init, depth + 1)
+            init = self.local_initializer(node)
+            if init is not None:
+                return self.evaluate(init, depth + 1)
             return self.constants.get(name)
         if kind == "member_access_expression":
             full = text(node)
@@ -180,8 +208,8 @@ class Scope:
                 vals = [self.evaluate(a, depth + 1) for a in call_args]
                 return "/".join(v for v in vals if v is not None) if all(vals) else None
             return None
-        if kind == "object_creation_expression":
-            # new Uri("http://...")
+        if kind in ("object_creation_expression", "implicit_object_creation_expression"):
+            # new Uri("http://..."), new("http://...")
             ctor_args = arguments(node)
             return self.evaluate(ctor_args[0], depth + 1) if ctor_args else None
         return None
