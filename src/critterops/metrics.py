@@ -97,6 +97,7 @@ QUEUE_ACK_RATE: Final = "critterops_queue_ack_rate"
 SOURCE_UP: Final = "critterops_up"
 SCRAPE_ERRORS: Final = "critterops_scrape_errors_total"
 SCRAPE_DURATION: Final = "critterops_scrape_duration_seconds"
+SOURCE_WARMING_UP: Final = "critterops_warming_up"
 
 RABBITMQ_DLQ: Final = "wolverine-dead-letter-queue"
 """Wolverine's default dead-letter queue (and exchange): one per broker and vhost, shared by every service."""
@@ -503,6 +504,15 @@ CATALOG: Final[tuple[MetricSpec, ...]] = (
         SCRAPE_DURATION,
         "gauge",
         "Seconds the exporter's last read of the target took.",
+        ("target",),
+        "critterops-exporter",
+    ),
+    MetricSpec(
+        SOURCE_WARMING_UP,
+        "gauge",
+        "1 while the exporter's first read of the target is still running (its warm-up: the first read of "
+        "a database loads every saga document, later ones only what changed), else 0. critterops_up is "
+        "absent for the target until that read finishes.",
         ("target",),
         "critterops-exporter",
     ),

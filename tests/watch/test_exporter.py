@@ -3,6 +3,7 @@ its own series, shared reads, error counters, logs without secrets."""
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -76,19 +77,70 @@ def test_a_down_source_costs_only_its_own_series_and_recovers(caplog: pytest.Log
 
 def test_a_hung_source_is_reported_down_and_not_read_twice() -> None:
     hung, fine = Source("postgres:orders"), Source("rabbitmq")
-    hung.release.clear()
     exporter = Exporter([hung, fine], min_interval_s=0, deadline_s=0.3)
+    assert values(exporter)[(m.SOURCE_UP, "postgres:orders")] == 1
+    hung.release.clear()
     started = time.monotonic()
     first = values(exporter)
     second = values(exporter)
     assert time.monotonic() - started < 1.5
     assert first[(m.SOURCE_UP, "postgres:orders")] == 0 and second[(m.SOURCE_UP, "postgres:orders")] == 0
+    assert second[(m.SOURCE_WARMING_UP, "postgres:orders")] == 0, "a source that was up is not warming up"
     assert second[(m.SCRAPE_DURATION, "postgres:orders")] > 0.2, "a stuck read reports how long it has taken"
-    assert hung.calls == 1, "a read still running is not started again"
-    assert fine.calls == 2
+    assert hung.calls == 2, "a read still running is not started again"
+    assert fine.calls == 3
     hung.release.set()
     time.sleep(0.1)
     assert values(exporter)[(m.SOURCE_UP, "postgres:orders")] == 1
+    exporter.close()
+
+
+def test_the_warm_up_runs_in_the_background_and_scrapes_answer_within_their_deadline(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    slow, fine = Source("postgres:orders", delay=0.8), Source("rabbitmq")
+    exporter = Exporter([slow, fine], min_interval_s=0, deadline_s=0.2)
+    with caplog.at_level(logging.INFO, logger="critterops.exporter"):
+        exporter.start()
+        started = time.monotonic()
+        during = values(exporter)
+        assert time.monotonic() - started < 0.5, "the scrape waits for the warm-up only within its deadline"
+        assert during[(m.SOURCE_WARMING_UP, "postgres:orders")] == 1
+        assert (m.SOURCE_UP, "postgres:orders") not in during, "no read has finished: neither up nor down"
+        assert during[(m.SOURCE_UP, "rabbitmq")] == 1 and during[(m.SOURCE_WARMING_UP, "rabbitmq")] == 0
+        assert during[(m.SCRAPE_ERRORS, "postgres:orders")] == 0, "warming up is not an error"
+        slow.delay = 0.0  # later reads only fetch what changed
+        time.sleep(0.8)
+        after = values(exporter)
+    assert after[(m.SOURCE_UP, "postgres:orders")] == 1 and after[(m.SOURCE_WARMING_UP, "postgres:orders")] == 0
+    assert slow.calls == 2, "the warm-up read, then the scrape's own"
+    logged = [r.message for r in caplog.records]
+    assert any("postgres:orders: warm-up read finished in 0.8" in line for line in logged), logged
+    assert not any("is down" in line for line in logged), "warming up is not an outage"
+    exporter.close()
+
+
+def test_a_scrape_uses_a_warm_up_that_finishes_within_its_deadline() -> None:
+    source = Source("postgres:orders", delay=0.2)
+    exporter = Exporter([source], min_interval_s=0, deadline_s=2)
+    exporter.start()
+    exporter.start()  # again: nothing more
+    assert values(exporter)[(m.SOURCE_UP, "postgres:orders")] == 1
+    assert source.calls == 1, "the scrape took the warm-up's result instead of reading again"
+    exporter.close()
+
+
+def test_a_first_read_that_never_ends_is_down_after_the_warm_up_limit() -> None:
+    hung = Source("postgres:orders")
+    hung.release.clear()
+    exporter = Exporter([hung], min_interval_s=0, deadline_s=0.1, warm_up_limit_s=0.5)
+    exporter.start()
+    assert values(exporter)[(m.SOURCE_WARMING_UP, "postgres:orders")] == 1
+    time.sleep(0.5)
+    late = values(exporter)
+    assert late[(m.SOURCE_UP, "postgres:orders")] == 0 and late[(m.SOURCE_WARMING_UP, "postgres:orders")] == 0
+    assert hung.calls == 1
+    hung.release.set()
     exporter.close()
 
 
@@ -125,7 +177,8 @@ def test_http_endpoints() -> None:
             assert response.headers["Content-Type"].startswith("text/plain; version=0.0.4")
             assert 'critterops_up{target="rabbitmq"} 1' in response.read().decode()
         with urllib.request.urlopen(base + "/healthz", timeout=5) as response:
-            assert response.status == 200 and b'"rabbitmq": true' in response.read()
+            health = json.loads(response.read())
+        assert response.status == 200 and health["sources"] == {"rabbitmq": True} and health["warming_up"] == []
         with pytest.raises(urllib.error.HTTPError) as caught:
             urllib.request.urlopen(base + "/nope", timeout=5)
         assert caught.value.code == 404

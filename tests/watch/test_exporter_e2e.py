@@ -270,7 +270,9 @@ def test_exporter_serves_the_system_survives_a_database_outage_and_never_shows_s
         assert value(metrics, m.INBOX_PENDING, service="orders-api", status="Incoming", owner="node") == 10
         assert value(metrics, m.INBOX_PENDING, status="Scheduled", owner="any") == 2
         assert value(metrics, m.ENVELOPES_ORPHANED, table="incoming") == 6
-        assert value(metrics, m.OUTBOX_PENDING, destination="rabbitmq://queue/fulfillment-requests") == 3
+        assert value(metrics, m.OUTBOX_PENDING, destination="rabbitmq://queue/fulfillment-requests", owner="node") == 3
+        assert value(metrics, m.OUTBOX_PENDING, destination="rabbitmq://queue/fulfillment-requests", owner="any") == 0
+        assert value(metrics, m.SOURCE_WARMING_UP, target="postgres:orders") == 0
         assert value(metrics, m.DEAD_LETTERS, message_type="Orders.PlaceOrder", exception_type="TimeoutException") == 7
         assert value(metrics, m.LEADERS, service="orders-api") == 1
         assert value(metrics, m.NODE_INFO, version="2.1.0", leader="true") == 1

@@ -14,6 +14,8 @@ import psycopg
 import pytest
 
 from critterops import metrics as m
+from critterops.watch import postgres as pg
+from critterops.watch.exporter import Exporter
 from critterops.watch.postgres import APPLICATION_NAME, PostgresCollector, connect, describe
 from critterops.watch.samples import SourceResult
 from critterops.watch.targets import PostgresTarget, SagaTarget, SchemaTarget
@@ -237,6 +239,7 @@ def test_inbox_and_outbox_by_status_and_owner_excluding_handled(
     assert values(result, m.OUTBOX_PENDING, "destination", "owner") == {
         ("rabbitmq://queue/fulfillment-requests", "any"): 4,
         ("rabbitmq://queue/fulfillment-requests", "node"): 2,
+        ("rabbitmq://exchange/orders", "any"): 0,
         ("rabbitmq://exchange/orders", "node"): 1,
     }
     assert values(result, m.ENVELOPES_ORPHANED, "table") == {"incoming": 0, "outgoing": 0}
@@ -250,9 +253,42 @@ def test_empty_inbox_still_reports_every_status_and_owner(db: Conn, pg_database:
 
     assert set(values(result, m.INBOX_PENDING, "status", "owner").values()) == {0}
     assert len(values(result, m.INBOX_PENDING, "status", "owner")) == 4
-    assert values(result, m.OUTBOX_PENDING) == {}
+    assert values(result, m.OUTBOX_PENDING, "destination", "owner") == {("", "any"): 0, ("", "node"): 0}, (
+        "an outbox that never held a row reads 0 per owner, like the inbox"
+    )
     assert values(result, m.DEAD_LETTERS) == {} and values(result, m.DEAD_LETTER_OLDEST) == {}
     assert value(result, m.LEADERS) == 0
+
+
+def test_an_emptied_outbox_keeps_its_destinations_at_zero(db: Conn, pg_database: str, clock: FakeClock) -> None:
+    ct.create_wolverine(db, "orders")
+    _, node = ct.add_node(db, "orders")
+    ct.add_outgoing(db, "orders", 3, destination="rabbitmq://queue/fulfillment-requests", owner_id=node)
+    ct.add_outgoing(db, "orders", 2, destination="rabbitmq://exchange/orders", owner_id=0)
+    watch = collector(pg_database, clock, ORDERS)
+    both = {
+        ("rabbitmq://queue/fulfillment-requests", "any"): 0,
+        ("rabbitmq://queue/fulfillment-requests", "node"): 3,
+        ("rabbitmq://exchange/orders", "any"): 2,
+        ("rabbitmq://exchange/orders", "node"): 0,
+    }
+    assert values(ok(watch.collect()), m.OUTBOX_PENDING, "destination", "owner") == both, "every owner of a destination"
+
+    db.execute("DELETE FROM orders.wolverine_outgoing_envelopes")  # delivered
+    clock.advance(60)
+    emptied = ok(watch.collect())
+
+    assert values(emptied, m.OUTBOX_PENDING, "destination", "owner") == dict.fromkeys(both, 0), (
+        "the same series as with rows, at 0: sum() reads 0 and deriv() sees the drop"
+    )
+    assert all(s.label("destination") for s in emptied.samples if s.name == m.OUTBOX_PENDING)
+    assert sum(s.value for s in emptied.samples if s.name == m.OUTBOX_PENDING) == 0
+
+    clock.advance(pg.DESTINATION_MEMORY_S + 1)
+    forgotten = ok(watch.collect())
+    assert values(forgotten, m.OUTBOX_PENDING, "destination", "owner") == {("", "any"): 0, ("", "node"): 0}, (
+        "a destination gone for longer than the memory is no longer reported"
+    )
 
 
 def test_envelopes_of_a_vanished_node_are_orphaned(db: Conn, pg_database: str, clock: FakeClock) -> None:
@@ -340,6 +376,8 @@ def test_saga_instances_idle_and_time_in_state(db: Conn, pg_database: str, clock
     watch = collector(pg_database, clock, ORDERS)
 
     result = ok(watch.collect())
+    loaded = [note for note in result.notes if "saga Order" in note]
+    assert len(loaded) == 1 and "the first read loaded all 6 documents" in loaded[0], "the warm-up says what it did"
     assert saga_values(result, m.SAGA_INSTANCES) == {"Paid": 2, "Placed": 3, "Shipped": 1}
     assert saga_values(result, m.SAGA_IDLE) == {"Paid": 0, "Placed": 3, "Shipped": 1}
     oldest = saga_values(result, m.SAGA_OLDEST_IN_STATE)
@@ -351,6 +389,7 @@ def test_saga_instances_idle_and_time_in_state(db: Conn, pg_database: str, clock
     ct.save_saga(db, "orders", "mt_doc_order", placed[0], state="Placed")  # saved again, same state
     ct.save_saga(db, "orders", "mt_doc_order", shipped, state="Delivered", ago_s=8)  # the state changed
     result = ok(watch.collect())
+    assert not [note for note in result.notes if "saga Order" in note], "only the first read is a warm-up"
     assert saga_values(result, m.SAGA_INSTANCES) == {"Delivered": 1, "Paid": 2, "Placed": 3}
     assert saga_values(result, m.SAGA_IDLE) == {"Delivered": 0, "Paid": 0, "Placed": 2}
     oldest = saga_values(result, m.SAGA_OLDEST_IN_STATE)
@@ -570,20 +609,78 @@ def test_down_then_recovers_on_the_next_read(postgres_dsn: str, clock: FakeClock
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def test_lost_connection_is_down_once_then_reconnects(db: Conn, pg_database: str, clock: FakeClock) -> None:
-    ct.create_wolverine(db, "orders")
-    ct.add_incoming(db, "orders", 1)
-    watch = collector(pg_database, clock, ORDERS)
-    ok(watch.collect())
-
-    killed = db.execute(
+def terminate_exporter_backends(db: Conn) -> int:
+    """``pg_terminate_backend`` on the collector's connections (a failover or a restart, as the collector sees it)."""
+    row = db.execute(
         "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
         " WHERE application_name = %s AND datname = current_database()",
         (APPLICATION_NAME,),
     ).fetchone()
-    assert killed == (1,)
+    assert row is not None
+    return int(row[0])
+
+
+def test_a_connection_lost_between_scrapes_is_reopened_within_the_scrape(
+    db: Conn, pg_database: str, clock: FakeClock
+) -> None:
+    ct.create_wolverine(db, "orders")
+    ct.create_document_table(db, "orders", "mt_doc_order")
+    ct.add_incoming(db, "orders", 1)
+    ct.add_sagas(db, "orders", "mt_doc_order", 3, state="Placed", ago_s=600)
+    exporter = Exporter([collector(pg_database, clock, ORDERS)], min_interval_s=0)
+    try:
+        before = exporter.scrape()
+        assert before.results[0].up
+        for _ in range(2):  # twice: each lost connection is reopened
+            assert terminate_exporter_backends(db) == 1
+            ct.add_incoming(db, "orders", 1)
+            ct.add_sagas(db, "orders", "mt_doc_order", 1, state="Paid")
+
+            scrape = exporter.scrape()
+
+            (result,) = scrape.results
+            assert result.up and not result.partial, result.error
+            assert 'critterops_up{target="postgres:orders"} 1' in scrape.text()
+            assert dict(scrape.errors) == {"postgres:orders": 0}, "a reopened connection is no failed read"
+        assert value(result, m.INBOX_PENDING, status="Incoming", owner="any") == 3
+        assert saga_values(result, m.SAGA_INSTANCES) == {"Paid": 2, "Placed": 3}
+        assert saga_values(result, m.SAGA_OLDEST_IN_STATE)["Placed"] == pytest.approx(600, abs=5), (
+            "the saga memory survives the reconnect: time in state is not reset"
+        )
+    finally:
+        exporter.close()
+
+
+def test_a_lost_connection_that_cannot_be_reopened_is_down(db: Conn, pg_database: str, clock: FakeClock) -> None:
+    ct.create_wolverine(db, "orders")
+    ct.add_incoming(db, "orders", 1)
+    watch = collector(pg_database, clock, ORDERS)
+    ok(watch.collect())
+    database = db.execute("SELECT current_database()").fetchone()
+    assert database is not None
+    with psycopg.connect(pg_database.replace(f"dbname={database[0]}", "dbname=postgres"), autocommit=True) as admin:
+        admin.execute(f'ALTER DATABASE "{database[0]}" WITH ALLOW_CONNECTIONS false')
+        try:
+            assert terminate_exporter_backends(db) == 1
+
+            lost = watch.collect()
+
+            assert not lost.up and lost.error and "\n" not in lost.error and lost.samples == ()
+            assert "not currently accepting connections" in lost.error, "the reconnect's reason, not the lost one's"
+        finally:
+            admin.execute(f'ALTER DATABASE "{database[0]}" WITH ALLOW_CONNECTIONS true')
+    assert value(ok(watch.collect()), m.INBOX_PENDING, status="Incoming", owner="any") == 1
+
+
+def test_no_second_attempt_when_the_deadline_is_spent(db: Conn, pg_database: str, clock: FakeClock) -> None:
+    ct.create_wolverine(db, "orders")
+    ct.add_incoming(db, "orders", 1)
+    watch = PostgresCollector(target(pg_database, ORDERS), clock=clock, deadline_s=0.0)
+    ok(watch.collect())
+    assert terminate_exporter_backends(db) == 1
 
     lost = watch.collect()
+
     assert not lost.up and lost.error and "\n" not in lost.error
     assert value(ok(watch.collect()), m.INBOX_PENDING, status="Incoming", owner="any") == 1
 

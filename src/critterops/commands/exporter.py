@@ -72,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     try:
-        exporter.scrape()  # read once at start: state changes and notes reach the log before the first scrape
+        exporter.start()  # the first reads (the warm-up) run in the background; scrapes are served meanwhile
         server.serve_forever(poll_interval=0.2)
     finally:
         server.server_close()

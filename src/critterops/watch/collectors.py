@@ -18,7 +18,9 @@ def build_collectors(config: ExporterConfig) -> list[Collector]:
     from critterops.watch.postgres import PostgresCollector
     from critterops.watch.rabbitmq import RabbitCollector
 
-    collectors: list[Collector] = [PostgresCollector(target) for target in config.postgres]
+    collectors: list[Collector] = [
+        PostgresCollector(target, deadline_s=config.deadline_s) for target in config.postgres
+    ]
     if config.rabbitmq is not None:
         collectors.append(RabbitCollector(config.rabbitmq))
     return collectors

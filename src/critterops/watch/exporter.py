@@ -6,6 +6,13 @@ timeout and never the others' series. Every source gets ``critterops_up``,
 than ``min_interval`` share one read (two Prometheus replicas do not double the load on the
 databases), and a source whose previous read is still running is reported down instead of being
 read twice. State changes (down, back up) and one-time notes are logged once, never with credentials.
+
+A collector's first read costs more than the others (the PostgreSQL collector loads every saga document
+once, then only what changed), so :meth:`Exporter.start` runs it in the background when serving starts.
+Until a source has been read successfully once, a read that outlasts a scrape's deadline is its
+warm-up, not an outage: the scrape answers within its deadline with ``critterops_warming_up 1`` for that
+source and no ``critterops_up`` (no read has finished to be up or down), for at most ``warm_up_limit``;
+after that, or once the source was up, a read still running is reported down as before.
 """
 
 from __future__ import annotations
@@ -20,7 +27,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, partial
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from critterops import metrics as m
@@ -45,7 +52,9 @@ class Scrape:
         out: list[Sample] = []
         for result in self.results:
             out.extend(result.samples)
-            out.append(sample(m.SOURCE_UP, 1.0 if result.up else 0.0, target=result.target))
+            if not result.warming:  # no read has finished yet: neither up nor down
+                out.append(sample(m.SOURCE_UP, 1.0 if result.up else 0.0, target=result.target))
+            out.append(sample(m.SOURCE_WARMING_UP, 1.0 if result.warming else 0.0, target=result.target))
             out.append(sample(m.SCRAPE_DURATION, result.duration_s, target=result.target))
         out += [sample(m.SCRAPE_ERRORS, count, target=target) for target, count in self.errors]
         return out
@@ -58,8 +67,19 @@ class Scrape:
         return self.rendered
 
 
+@dataclass
+class _Read:
+    """A read of one source: started (monotonic) by a scrape or by :meth:`Exporter.start`; ``taken`` once
+    its result went into a scrape or the log."""
+
+    future: Future[SourceResult]
+    started: float
+    taken: bool = False
+
+
 class Exporter:
-    """Reads the collectors; safe to call ``scrape`` from many threads."""
+    """Reads the collectors; safe to call ``scrape`` from many threads. ``warm_up_limit_s`` bounds how long a
+    source that was never read successfully may be warming up before a read still running counts as down."""
 
     def __init__(
         self,
@@ -67,36 +87,56 @@ class Exporter:
         *,
         min_interval_s: float = 1.0,
         deadline_s: float = 10.0,
+        warm_up_limit_s: float = 300.0,
         wall: Callable[[], float] = time.time,
     ) -> None:
         self.collectors = tuple(collectors)
         self.min_interval_s = min_interval_s
         self.deadline_s = deadline_s
+        self.warm_up_limit_s = warm_up_limit_s
         self._wall = wall
         self._pool = ThreadPoolExecutor(max_workers=max(1, len(self.collectors)), thread_name_prefix="collect")
         self._lock = threading.Lock()
-        self._running: dict[str, tuple[Future[SourceResult], float]] = {}  # future, monotonic start
+        self._running: dict[str, _Read] = {}
         self._errors = {c.target: 0 for c in self.collectors}
         self._up: dict[str, bool] = {}
+        self._warm: set[str] = set()  # targets read successfully at least once
         self._noted: set[str] = set()
         self._last: Scrape | None = None
         self._last_at = -float("inf")
+
+    def start(self) -> None:
+        """Start the first read of every source in the background (the warm-up), so that serving starts at
+        once and a scrape that comes meanwhile waits for it only as long as its deadline allows. Each
+        warm-up read logs how long it took when it finishes; its notes and state are logged by the next
+        scrape. Calling it again does nothing."""
+        with self._lock:
+            now = time.monotonic()
+            fresh = [c for c in self.collectors if c.target not in self._running]
+            for collector in fresh:
+                future = self._pool.submit(_collect_safely, collector)
+                future.add_done_callback(partial(_log_warm_up, collector.target, now))
+                self._running[collector.target] = _Read(future, now)
+            if fresh:
+                log.info("warming up: reading %s once in the background", ", ".join(c.target for c in fresh))
 
     def scrape(self) -> Scrape:
         with self._lock:
             if self._last is not None and time.monotonic() - self._last_at < self.min_interval_s:
                 return self._last
             started = time.monotonic()
-            futures: list[tuple[Collector, Future[SourceResult] | None]] = []
+            reads: list[tuple[Collector, _Read, bool]] = []  # collector, its read, started by this scrape
             for collector in self.collectors:
-                running = self._running.get(collector.target)
-                if running is not None and not running[0].done():
-                    futures.append((collector, None))  # still stuck in the previous read
+                read = self._running.get(collector.target)
+                if read is not None and not read.future.done():
+                    reads.append((collector, read, False))  # the previous read (or the warm-up) is still running
                     continue
-                future = self._pool.submit(_collect_safely, collector)
-                self._running[collector.target] = (future, started)
-                futures.append((collector, future))
-            results = [self._result(collector, future, started) for collector, future in futures]
+                if read is not None and not read.taken:  # a background read finished between scrapes
+                    read.taken = True
+                    self._account(read.future.result())
+                read = self._running[collector.target] = _Read(self._pool.submit(_collect_safely, collector), started)
+                reads.append((collector, read, True))
+            results = [self._result(collector, read, ours, started) for collector, read, ours in reads]
             for result in results:
                 self._account(result)
             scrape = Scrape(
@@ -108,21 +148,37 @@ class Exporter:
             self._last, self._last_at = scrape, time.monotonic()
             return scrape
 
-    def _result(self, collector: Collector, future: Future[SourceResult] | None, started: float) -> SourceResult:
-        if future is None:
-            since = time.monotonic() - self._running[collector.target][1]
-            return SourceResult(
-                collector.target, False, since, error=f"the previous read has not finished after {since:.0f} s"
-            )
-        left = max(0.0, self.deadline_s - (time.monotonic() - started))
-        try:
-            return future.result(timeout=left)
-        except FutureTimeout:
-            waited = time.monotonic() - started
-            return SourceResult(collector.target, False, waited, error=f"no answer within {self.deadline_s:g} s")
+    def _result(self, collector: Collector, read: _Read, ours: bool, started: float) -> SourceResult:
+        """The read's result if it comes within this scrape's deadline; else the source is warming up (never
+        read successfully, within ``warm_up_limit``) or down. A read this scrape did not start is waited
+        for only while warming up: one that hangs after the source was up is reported down at once."""
+        target = collector.target
+        warming = target not in self._warm and time.monotonic() - read.started < self.warm_up_limit_s
+        if ours or warming:
+            left = max(0.0, self.deadline_s - (time.monotonic() - started))
+            try:
+                result = read.future.result(timeout=left)
+                read.taken = True
+                return result
+            except FutureTimeout:
+                pass
+        since = time.monotonic() - read.started
+        if target not in self._warm and since < self.warm_up_limit_s:
+            return SourceResult(target, False, since, warming=True)
+        if ours:
+            return SourceResult(target, False, since, error=f"no answer within {self.deadline_s:g} s")
+        return SourceResult(target, False, since, error=f"the previous read has not finished after {since:.0f} s")
 
     def _account(self, result: SourceResult) -> None:
         target = result.target
+        if result.warming:
+            key = f"{target} warming"
+            if key not in self._noted:
+                self._noted.add(key)
+                log.info("%s: still warming up after %.1f s (its first read is running)", target, result.duration_s)
+            return
+        if result.up:
+            self._warm.add(target)
         if not result.up or result.partial:
             self._errors[target] = self._errors.get(target, 0) + 1
         was_up = self._up.get(target)
@@ -151,6 +207,14 @@ class Exporter:
                 collector.close()
             except Exception as error:  # closing is best effort; say so without a traceback
                 log.debug("closing %s failed: %s", collector.target, error)
+
+
+def _log_warm_up(target: str, started: float, future: Future[SourceResult]) -> None:
+    if future.cancelled():
+        return
+    result = future.result()  # _collect_safely never raises
+    outcome = "up" if result.up else f"down: {result.error or 'no reason given'}"
+    log.info("%s: warm-up read finished in %.2f s (%s)", target, time.monotonic() - started, outcome)
 
 
 def _collect_safely(collector: Collector) -> SourceResult:
@@ -215,8 +279,10 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(200, CONTENT_TYPE, text, body)
         elif path == "/healthz":
             scrape = self.server.exporter.last
-            sources = {r.target: r.up for r in scrape.results} if scrape else {}
-            self._send(200, "application/json", json.dumps({"status": "ok", "sources": sources}) + "\n", body)
+            results = scrape.results if scrape else ()
+            sources = {r.target: r.up for r in results if not r.warming}
+            health = {"status": "ok", "sources": sources, "warming_up": [r.target for r in results if r.warming]}
+            self._send(200, "application/json", json.dumps(health) + "\n", body)
         elif path == "/":
             self._send(200, "text/html; charset=utf-8", _INDEX, body)
         else:

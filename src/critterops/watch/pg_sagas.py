@@ -120,6 +120,11 @@ class SagaTracker:
         self._watermark: float | None = None  # database clock of the previous read
         self.now: float | None = None
 
+    @property
+    def size(self) -> int:
+        """How many sagas are remembered."""
+        return len(self._sagas)
+
     def since(self) -> float | None:
         return None if self._watermark is None else self._watermark - SLACK_S
 

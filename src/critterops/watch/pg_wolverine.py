@@ -10,7 +10,7 @@ nodes with their leader assignment. The optional ``timestamp``/``expires`` colum
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from psycopg import sql
@@ -91,11 +91,20 @@ def nodes_statement(schema: str) -> Statement:
     return Statement(NODES, query, {"leader": _LEADER_PREFIX})
 
 
-def envelope_samples(rows: list[tuple[Any, ...]], labels: Mapping[str, str], *, orphans: bool) -> list[Sample]:
-    """Inbox zeros for every status and owner so the series never vanish; orphan counts per table
-    (0 included) when the nodes table exists."""
+def envelope_samples(
+    rows: list[tuple[Any, ...]],
+    labels: Mapping[str, str],
+    *,
+    orphans: bool,
+    destinations: Iterable[str] = (),
+) -> list[Sample]:
+    """Zeros where there are no rows, so the series never vanish and a ``sum`` reads 0 rather than
+    nothing: the inbox for every status and owner, the outbox for every owner of each destination in
+    ``destinations`` (those seen in earlier reads) and of each destination read now. An outbox whose
+    destinations are all unknown (nothing was ever sent through it) gets one zero per owner without a
+    destination label. Orphan counts per table (0 included) when the nodes table exists."""
     inbox = {(status, owner): 0 for status in PENDING_STATUSES for owner in OWNERS.values()}
-    outbox: dict[tuple[str, str], int] = {}
+    outbox = {(destination, owner): 0 for destination in destinations for owner in OWNERS.values()}
     orphaned = {"incoming": 0, "outgoing": 0}
     for table, key, unowned, count, orphan_count in rows:
         owner = OWNERS[bool(unowned)]
@@ -104,11 +113,21 @@ def envelope_samples(rows: list[tuple[Any, ...]], labels: Mapping[str, str], *, 
         else:
             outbox[(str(key), owner)] = int(count)
         orphaned[table] += int(orphan_count or 0)
+    for destination in {key for key, _ in outbox}:
+        for owner in OWNERS.values():
+            outbox.setdefault((destination, owner), 0)
+    if not outbox:
+        outbox = {("", owner): 0 for owner in OWNERS.values()}
     out = [sample(m.INBOX_PENDING, n, **labels, status=s, owner=o) for (s, o), n in sorted(inbox.items())]
     out += [sample(m.OUTBOX_PENDING, n, **labels, destination=d, owner=o) for (d, o), n in sorted(outbox.items())]
     if orphans:
         out += [sample(m.ENVELOPES_ORPHANED, n, **labels, table=t) for t, n in orphaned.items()]
     return out
+
+
+def outbox_destinations(rows: list[tuple[Any, ...]]) -> set[str]:
+    """The destinations of the outbox rows among the rows of :func:`envelopes_statement`."""
+    return {str(key) for table, key, *_ in rows if table == "outgoing"}
 
 
 def dead_letter_samples(rows: list[tuple[Any, ...]], labels: Mapping[str, str]) -> list[Sample]:

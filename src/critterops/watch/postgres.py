@@ -3,19 +3,24 @@ database, turned into ``critterops_*`` samples.
 
 It keeps one read-only autocommit connection (``default_transaction_read_only``, with the target's timeout
 as ``statement_timeout`` and ``lock_timeout`` so a migration holding a lock cannot hang a scrape), and
-opens a new one on the next read after the connection failed. Per schema it asks ``information_schema``
+reconnects when it is lost. A connection that dies between reads (a server restart, a failover, a
+terminated backend) is found out by the next read's first statement: that read reconnects and runs
+again once, if at least half of its deadline is left, so one lost connection is not a false ``up 0``;
+a database that cannot be reached is reported down at once. Per schema it asks ``information_schema``
 what exists (cached, read again after an error or every :data:`LAYOUT_TTL_S`), then runs one statement
 per table group. A failing statement whose connection survives (a table dropped meanwhile, a timeout)
 costs only its part, listed in ``partial``; a lost connection makes the whole read ``up=False``. Errors
 never carry the password or the connection string.
 
 Stall time and time in state are kept here across reads (see :mod:`critterops.watch.pg_marten` and
-:mod:`critterops.watch.pg_sagas`); the statements are in those modules and in
+:mod:`critterops.watch.pg_sagas`), and so are the outbox destinations seen, which keep a 0 series for
+:data:`DESTINATION_MEMORY_S` after their last row left; the statements are in those modules and in
 :mod:`critterops.watch.pg_wolverine`.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 import time
@@ -33,6 +38,11 @@ from critterops.watch.targets import PostgresTarget, SagaTarget, SchemaTarget
 
 APPLICATION_NAME = "critterops-exporter"
 LAYOUT_TTL_S = 60.0
+DESTINATION_MEMORY_S = 3600.0
+"""How long an outbox destination keeps its 0 series after its last row left (a node's reply queue
+that is gone for good stops being reported after that)."""
+
+log = logging.getLogger("critterops.exporter")
 
 _SECRETS = (
     re.compile(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", re.IGNORECASE),
@@ -113,17 +123,24 @@ class _Part:
 class PostgresCollector:
     """Reads one database (:class:`~critterops.watch.targets.PostgresTarget`); see the module docstring.
 
-    ``clock`` (epoch seconds) times stalls and the layout cache; ages and time in state use the
-    database's clock."""
+    ``clock`` (epoch seconds) times stalls, the layout cache and the outbox destinations' memory; ages and
+    time in state use the database's clock. ``deadline_s`` is how long the exporter waits for one read
+    (default: as :attr:`~critterops.watch.config.ExporterConfig.deadline_s` computes it from the timeout);
+    a read that lost its connection is run again only within the first half of it."""
 
-    def __init__(self, target: PostgresTarget, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, target: PostgresTarget, clock: Callable[[], float] = time.time, deadline_s: float | None = None
+    ) -> None:
         self._target = target
         self._clock = clock
+        self._deadline_s = max(10.0, target.timeout_s * 4 + 1) if deadline_s is None else deadline_s
         self._conn: Connection | None = None
         self._layouts: dict[str, Layout] = {}
         self._stalls: dict[str, pg_marten.StallTracker] = {}
         self._sagas: dict[tuple[str, str], pg_sagas.SagaTracker] = {}
+        self._destinations: dict[str, dict[str, float]] = {}  # schema -> destination -> last seen (clock)
         self._noted: set[str] = set()
+        self._notes: list[str] = []  # notes of the read in progress
 
     @property
     def target(self) -> str:
@@ -136,26 +153,45 @@ class PostgresCollector:
 
     def collect(self) -> SourceResult:
         started = time.perf_counter()
-        samples: list[Sample] = []
-        partial: list[str] = []
-        notes: list[str] = []
-        error: str | None = None
+        self._notes = []
+        reused = self._conn is not None and not self._conn.closed and not self._conn.broken
         try:
-            conn = self._connection()
-            for schema in self._target.schemas:
-                self._collect_schema(conn, schema, samples, partial, notes)
+            samples, partial = self._read()
+            error = None
         except psycopg.Error as failure:
             self.close()
             error = describe(failure, self._target)
+            # a connection opened by an earlier read died since (restart, failover, terminated backend):
+            # its first statement says so; a fresh connection answers unless the database is really gone
+            if reused and time.perf_counter() - started < self._deadline_s / 2:
+                log.info("%s: the connection was lost (%s); reconnecting", self.target, error)
+                try:
+                    samples, partial = self._read()
+                    error = None
+                except psycopg.Error as again:
+                    self.close()
+                    error = describe(again, self._target)
+        if error is not None:
+            samples, partial = [], []
         return SourceResult(
             target=self.target,
             up=error is None,
             duration_s=time.perf_counter() - started,
             samples=tuple(samples),
             error=error,
-            notes=tuple(notes),
+            notes=tuple(self._notes),
             partial=tuple(partial),
         )
+
+    def _read(self) -> tuple[list[Sample], list[str]]:
+        """Every schema, on the current connection (opened if need be); raises psycopg.Error when the
+        connection cannot be had or is lost midway."""
+        samples: list[Sample] = []
+        partial: list[str] = []
+        conn = self._connection()
+        for schema in self._target.schemas:
+            self._collect_schema(conn, schema, samples, partial, self._notes)
+        return samples, partial
 
     def statements(self, schema: str) -> list[Statement]:
         """Every statement a read of ``schema`` may run, as it would run now (the saga resync as for one
@@ -235,7 +271,7 @@ class PostgresCollector:
             parts += self._marten_parts(name, layout, labels)
         if schema.wolverine is not False and usable({pg_wolverine.INCOMING: ()}, "no Wolverine tables"):
             if usable(pg_wolverine.ENVELOPE_NEEDS, "Wolverine inbox and outbox"):
-                parts.append(_envelopes_part(name, labels, orphans=not layout.missing(pg_wolverine.ORPHAN_NEEDS)))
+                parts.append(self._envelopes_part(name, labels, orphans=not layout.missing(pg_wolverine.ORPHAN_NEEDS)))
             if usable(pg_wolverine.DEAD_LETTER_NEEDS, "Wolverine dead letters"):
                 statement = pg_wolverine.dead_letters_statement(name)
                 parts.append(_Part((statement,), lambda run: pg_wolverine.dead_letter_samples(run(statement), labels)))
@@ -264,14 +300,35 @@ class PostgresCollector:
             parts.append(_Part((dead,), lambda run: pg_marten.dead_letter_samples(run(dead), tuple(shards), labels)))
         return parts
 
+    def _envelopes_part(self, schema: str, labels: Mapping[str, str], *, orphans: bool) -> _Part:
+        statement = pg_wolverine.envelopes_statement(schema, orphans=orphans)
+        seen = self._destinations.setdefault(schema, {})
+
+        def read(run: Runner) -> list[Sample]:
+            rows = run(statement)
+            now = self._clock()
+            seen.update(dict.fromkeys(pg_wolverine.outbox_destinations(rows), now))
+            for destination in [d for d, at in seen.items() if now - at > DESTINATION_MEMORY_S]:
+                del seen[destination]
+            return pg_wolverine.envelope_samples(rows, labels, orphans=orphans, destinations=seen)
+
+        return _Part((statement,), read)
+
     def _saga_part(self, schema: SchemaTarget, saga: SagaTarget, id_type: str) -> _Part:
         name = schema.schema
         tracker = self._sagas.setdefault((name, saga.name), pg_sagas.SagaTracker(saga.idle_after_s))
 
         def read(run: Runner) -> list[Sample]:
+            first = tracker.since() is None
+            started = time.perf_counter()
             stale = tracker.apply_scan(run(pg_sagas.scan_statement(name, saga, id_type, tracker.since())))
             if stale:
                 tracker.apply_resync(stale, run(pg_sagas.resync_statement(name, saga, id_type, stale)))
+            if first:  # the warm-up: every document once, then only what changed
+                self._notes.append(
+                    f"{name}: saga {saga.name}: the first read loaded all {tracker.size:,} documents in "
+                    f"{time.perf_counter() - started:.2f} s; later reads fetch only what changed"
+                )
             summary = tracker.summary()
             return pg_sagas.saga_samples(saga, summary, schema.service, schema.bounded_context)
 
@@ -280,8 +337,3 @@ class PostgresCollector:
             pg_sagas.resync_statement(name, saga, id_type, [0]),
         )
         return _Part(statements, read)
-
-
-def _envelopes_part(schema: str, labels: Mapping[str, str], *, orphans: bool) -> _Part:
-    statement = pg_wolverine.envelopes_statement(schema, orphans=orphans)
-    return _Part((statement,), lambda run: pg_wolverine.envelope_samples(run(statement), labels, orphans=orphans))

@@ -58,6 +58,7 @@ class SourceResult:
     error: str | None = None
     notes: tuple[str, ...] = ()
     partial: tuple[str, ...] = field(default=())  # parts that failed while the source was up
+    warming: bool = False  # its first read is still running (the exporter's warm-up): neither up nor down
 
 
 class Collector(Protocol):
