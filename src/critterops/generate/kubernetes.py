@@ -43,7 +43,6 @@ RESOURCES = {
 # Managed PostgreSQL and RabbitMQ outside the cluster: egress is limited to their ports; narrow the
 # address range with a patch (see README.md).
 MANAGED_CIDR = "10.0.0.0/8"
-INFRA_IMAGES = {"postgres": "postgres:16.4", "rabbitmq": "rabbitmq:3.13.7-management"}
 # checkov waivers, as annotations on the object they concern (listed with reasons in the kit README)
 WAIVER_DIGEST = "CKV_K8S_43=immutable git-SHA tags; pin digests at deploy with kustomize edit set image"
 WAIVER_LIVENESS = "CKV_K8S_8=worker without an HTTP endpoint; see the generate warnings"
@@ -598,116 +597,6 @@ def _namespace_policies(ctx: KitContext) -> list[dict[str, Any]]:
     ]
 
 
-# -- dev infrastructure ---------------------------------------------------------------------------
-
-
-def _infra(ctx: KitContext, kind: str, port: int, extra_ports: list[tuple[str, int]]) -> list[dict[str, Any]]:
-    name = kind
-    lab = labels(ctx, name, "infrastructure")
-    data_path = "/var/lib/postgresql/data" if kind == "postgres" else "/var/lib/rabbitmq"
-    env: list[dict[str, Any]]
-    if kind == "postgres":
-        env = [
-            {"name": "PGDATA", "value": f"{data_path}/pgdata"},
-            {"name": "POSTGRES_PASSWORD_FILE", "value": "/run/secrets/infra/postgres-password"},
-        ]
-        probe: dict[str, Any] = {"exec": {"command": ["pg_isready", "-U", "postgres", "-h", "127.0.0.1"]}}
-        writable = ["/var/run/postgresql", "/tmp"]
-    else:
-        env = [
-            {"name": "RABBITMQ_DEFAULT_USER", "value": "critterops"},
-            {"name": "RABBITMQ_DEFAULT_PASS_FILE", "value": "/run/secrets/infra/rabbitmq-password"},
-            {"name": "HOME", "value": data_path},
-        ]
-        probe = {"exec": {"command": ["rabbitmq-diagnostics", "-q", "ping"]}}
-        writable = ["/tmp", "/etc/rabbitmq"]
-    mounts: list[dict[str, Any]] = [{"name": "data", "mountPath": data_path}]
-    mounts += [{"name": f"scratch-{i}", "mountPath": path} for i, path in enumerate(writable)]
-    mounts.append({"name": "credentials", "mountPath": "/run/secrets/infra", "readOnly": True})
-    volumes: list[dict[str, Any]] = [{"name": f"scratch-{i}", "emptyDir": {}} for i in range(len(writable))]
-    volumes.append({"name": "credentials", "secret": {"secretName": f"{ctx.name}-dev-infrastructure"}})
-    ports = [{"name": kind, "containerPort": port, "protocol": "TCP"}]
-    ports += [{"name": n, "containerPort": p, "protocol": "TCP"} for n, p in extra_ports]
-    statefulset = {
-        "apiVersion": "apps/v1",
-        "kind": "StatefulSet",
-        "metadata": {"name": name, "labels": lab, "annotations": waivers(WAIVER_DIGEST)},
-        "spec": {
-            "serviceName": name,
-            "replicas": 1,
-            "selector": {"matchLabels": selector(name)},
-            "template": {
-                "metadata": {"labels": lab},
-                "spec": {
-                    "automountServiceAccountToken": False,
-                    "securityContext": pod_security(),
-                    "containers": [
-                        {
-                            "name": name,
-                            "image": INFRA_IMAGES[kind],
-                            "imagePullPolicy": "Always",
-                            "ports": ports,
-                            "env": env,
-                            "readinessProbe": {**probe, "periodSeconds": 10, "timeoutSeconds": 5},
-                            "livenessProbe": {**probe, "periodSeconds": 30, "timeoutSeconds": 10},
-                            "resources": {
-                                "requests": {"cpu": "100m", "memory": "256Mi"},
-                                "limits": {"cpu": "1", "memory": "1Gi"},
-                            },
-                            "securityContext": container_security(seccomp=False),
-                            "volumeMounts": mounts,
-                        }
-                    ],
-                    "volumes": volumes,
-                },
-            },
-            "volumeClaimTemplates": [
-                {
-                    "metadata": {"name": "data"},
-                    "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "5Gi"}}},
-                }
-            ],
-        },
-    }
-    service = {
-        "apiVersion": "v1",
-        "kind": "Service",
-        "metadata": {"name": name, "labels": lab},
-        "spec": {
-            "type": "ClusterIP",
-            "selector": selector(name),
-            "ports": [{"name": kind, "port": port, "targetPort": kind, "protocol": "TCP"}],
-        },
-    }
-    # the critterops exporter reads the management API; Prometheus scrapes rabbitmq_prometheus
-    broker_ingress = (
-        [
-            {"from": [{"podSelector": {"matchLabels": selector(EXPORTER_NAME)}}], "ports": _tcp(15672, 15692)},
-            {"from": [_FROM_MONITORING], "ports": _tcp(15692)},
-        ]
-        if kind == "rabbitmq"
-        else []
-    )
-    policy = {
-        "apiVersion": "networking.k8s.io/v1",
-        "kind": "NetworkPolicy",
-        "metadata": {"name": name, "labels": lab},
-        "spec": {
-            "podSelector": {"matchLabels": selector(name)},
-            "policyTypes": ["Ingress", "Egress"],
-            "ingress": [
-                {
-                    "from": [{"podSelector": {"matchLabels": {"app.kubernetes.io/part-of": ctx.name}}}],
-                    "ports": [{"protocol": "TCP", "port": port}],
-                },
-                *broker_ingress,
-            ],
-            "egress": [],
-        },
-    }
-    return [statefulset, service, policy]
-
-
 # -- kustomize ------------------------------------------------------------------------------------
 
 
@@ -858,11 +747,12 @@ def kubernetes_files(ctx: KitContext) -> dict[str, str]:
         resources = ["namespace.yaml", "../../base"]
         files[f"kubernetes/overlays/{env.name}/namespace.yaml"] = yamlio.dump_file(namespace(ctx, env))
         if env.name == "dev":
-            infra = _infra(ctx, "postgres", 5432, []) + _infra(
-                ctx, "rabbitmq", 5672, [("management", 15672), ("prometheus", 15692)]
-            )
-            files["kubernetes/overlays/dev/infrastructure.yaml"] = yamlio.dump_all(infra)
-            resources.append("infrastructure.yaml")
+            from critterops.generate.infra import dev_infrastructure  # infra builds on this module's pod helpers
+
+            infra = dev_infrastructure(ctx)
+            if infra:
+                files["kubernetes/overlays/dev/infrastructure.yaml"] = yamlio.dump_all(infra)
+                resources.append("infrastructure.yaml")
         jobs = _jobs(ctx, env)
         if jobs:
             files[f"kubernetes/overlays/{env.name}/jobs.yaml"] = yamlio.dump_all(jobs)
