@@ -20,9 +20,10 @@ from pathlib import PurePosixPath
 from tree_sitter import Node, Tree
 
 from critterops.discover import compose as compose_mod
-from critterops.discover import dockerfiles, msbuild, settings
+from critterops.discover import configkeys, dockerfiles, msbuild, settings
 from critterops.discover.apphost import AppHostInfo, project_type_name, read_apphost
 from critterops.discover.csharp import syntax
+from critterops.discover.csharp.configreads import looks_like_configuration
 from critterops.discover.csharp.types import (
     TypeDecl,
     applied_events,
@@ -46,6 +47,7 @@ from critterops.model import (
     Projection,
     Saga,
     Service,
+    Setting,
     System,
     TestProject,
     TypeInfo,
@@ -91,6 +93,7 @@ class Context:
     docker: dict[str, dockerfiles.DockerfileInfo] = field(default_factory=dict)
     apphost: AppHostInfo = field(default_factory=AppHostInfo)
     shared_methods: dict[str, list[tuple[str, Node]]] = field(default_factory=dict)
+    config_methods: configkeys.SharedCode | None = None  # shared methods that read configuration
 
     def parse(self, rel: str) -> ParsedFile | None:
         if rel in self.parsed:
@@ -431,6 +434,69 @@ def _database(
     return None, names
 
 
+def _config_methods(ctx: Context) -> configkeys.SharedCode:
+    """Methods of shared code (ServiceDefaults, shared libraries) in files that read configuration."""
+    out = configkeys.SharedCode()
+    for project in sorted(ctx.graph.shared | {p for p, r in ctx.graph.roles.items() if r == "servicedefaults"}):
+        for rel in _cs_files(ctx, project):
+            data = ctx.tree.read_bytes(rel)
+            parsed = ctx.parse(rel) if data is not None and looks_like_configuration(data) else None
+            for method in syntax.captures("(method_declaration) @m", parsed.tree.root_node, "m") if parsed else []:
+                out.methods.setdefault(syntax.text(method.child_by_field_name("name")), []).append((rel, method))
+    return out
+
+
+def _find_type(ctx: Context, files: list[str], name: str) -> TypeInfo | None:
+    """A class declared in the service's code or in shared code (an options class bound to a section)."""
+    short = name.rsplit(".", 1)[-1]
+    needles = (f"class {short}".encode(), f"record {short}".encode(), f"struct {short}".encode())
+    shared = (
+        {rel for methods in ctx.config_methods.methods.values() for rel, _ in methods} if ctx.config_methods else set()
+    )
+    for rel in [*files, *sorted(shared)]:
+        data = ctx.tree.read_bytes(rel)
+        if data is None or not any(n in data for n in needles):
+            continue
+        for decl in ctx.types(rel):
+            if decl.info.name == short:
+                return decl.info
+    return None
+
+
+def _service_settings(
+    ctx: Context,
+    files: list[str],
+    scope: Scope,
+    project: msbuild.CsProject,
+    compose_svc: compose_mod.ComposeService | None,
+    aspire_name: str | None,
+) -> tuple[Setting, ...]:
+    """Every configuration key the service's code reads (see :mod:`critterops.discover.configkeys`)."""
+    if ctx.config_methods is None:
+        ctx.config_methods = _config_methods(ctx)
+    sources: list[tuple[str, Node]] = []
+    for rel in files:
+        data = ctx.tree.read_bytes(rel)
+        parsed = ctx.parse(rel) if data is not None and looks_like_configuration(data) else None
+        if parsed is not None:
+            sources.append((rel, parsed.tree.root_node))
+    appsettings = posixpath.join(project.directory, "appsettings.json") if project.directory else "appsettings.json"
+    local = {k.lower().replace(":", "__"): v for k, v in scope.config.items()}  # appsettings(.Development).json
+    local.update({k.lower(): v for k, v in (compose_svc.environment if compose_svc else {}).items()})  # compose wins
+    projects = set(ctx.apphost.projects.values())
+    found, warnings = configkeys.service_settings(
+        configkeys.gather(sources, ctx.config_methods, scope),
+        defaults=settings.read_appsettings(ctx.tree, appsettings) if ctx.tree.exists(appsettings) else {},
+        values=lambda key: local.get(key.replace(":", "__").lower()),
+        infra=configkeys.infrastructure(ctx.compose, ctx.apphost),
+        find_type=lambda name: _find_type(ctx, files, name),
+        references=[(r, r in projects) for r in ctx.apphost.references.get(aspire_name or "", [])],
+    )
+    for warning in warnings:
+        ctx.tree.warn(warning.file, warning.message, warning.line)
+    return found
+
+
 def _resolve_http_calls(calls: list[HttpCall], by_port: dict[int, str], by_host: dict[str, str]) -> list[HttpCall]:
     out: list[HttpCall] = []
     for call in calls:
@@ -445,11 +511,19 @@ def _resolve_http_calls(calls: list[HttpCall], by_port: dict[int, str], by_host:
                 else:
                     target = by_host.get(host)
         if target is None and call.config_key:
+            # ApiClients:OrdersApiUrl names orders-api; CustomerIdentity:BaseUrl names customeridentity-api:
+            # the longest host name (with or without its -api/-web suffix) that the key contains
             key = call.config_key.lower().replace(":", "").replace("_", "")
-            for host, name in by_host.items():
-                if host.replace("-", "") and host.replace("-", "").replace(".", "") in key:
-                    target = name
-                    break
+            found = [
+                (len(stem), name)
+                for host, name in by_host.items()
+                for stem in {
+                    host.replace("-", "").replace(".", ""),
+                    re.sub(r"[-.](api|web)$", "", host).replace("-", ""),
+                }
+                if stem and stem in key
+            ]
+            target = max(found)[1] if found else None
         out.append(HttpCall(call.client, target, call.url, call.config_key, call.location))
     return out
 
@@ -663,6 +737,7 @@ def _build_service(ctx: Context, path: str, name: str) -> Service:
         aspire_name=aspire_name,
         aspire_references=tuple(sorted(ctx.apphost.references.get(aspire_name or "", []))),
         command_line=wiring.command_line,
+        settings=_service_settings(ctx, files, scope, project, compose_svc, aspire_name),
     )
     return service
 
@@ -749,7 +824,13 @@ def discover_tree(tree: SourceTree) -> System:
     resolved: list[Service] = []
     for s in services:
         calls = _resolve_http_calls(list(s.http_calls), by_port, by_host)
-        resolved.append(replace(s, http_calls=tuple(calls)))
+        found = configkeys.resolve_targets(
+            s.settings,
+            {c.config_key.lower(): c.target for c in calls if c.config_key and c.target},
+            by_host,
+            lambda key, url: _resolve_http_calls([HttpCall("", None, url, key)], by_port, by_host)[0].target,
+        )
+        resolved.append(replace(s, http_calls=tuple(calls), settings=found))
     services = resolved
     contracts = _contracts(ctx)
     files = {s.name: [f for p in s.source_projects for f in _cs_files(ctx, p)] for s in services}

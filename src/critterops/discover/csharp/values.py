@@ -85,7 +85,7 @@ def collect_locals(root: Node) -> dict[str, list[Node]]:
     return out
 
 
-def _declaring_block(initializer: Node) -> Node | None:
+def declaring_block(initializer: Node) -> Node | None:
     """The block a local variable is visible in: its statement's block (top-level statements: the file)."""
     statement = initializer.parent.parent.parent if initializer.parent and initializer.parent.parent else None
     block = statement.parent if statement is not None else None
@@ -99,7 +99,7 @@ def visible_initializer(initializers: list[Node], use: Node) -> Node | None:
     for init in reversed(initializers):
         if init.start_byte >= use.start_byte:
             continue
-        block = _declaring_block(init)
+        block = declaring_block(init)
         if block is not None and block.start_byte <= use.start_byte < block.end_byte:
             return init
     return None
@@ -132,6 +132,8 @@ class Scope:
             return value
         if kind == "parenthesized_expression" and node.named_children:
             return self.evaluate(node.named_children[0], depth + 1)
+        if kind == "postfix_unary_expression" and text(node).endswith("!") and node.named_children:
+            return self.evaluate(node.named_children[0], depth + 1)  # url! (null-forgiving)
         if kind == "interpolated_string_expression":
             parts: list[str] = []
             for child in node.named_children:
@@ -209,8 +211,11 @@ class Scope:
                 return "/".join(v for v in vals if v is not None) if all(vals) else None
             return None
         if kind in ("object_creation_expression", "implicit_object_creation_expression"):
-            # new Uri("http://..."), new("http://...")
-            ctor_args = arguments(node)
+            # new Uri("http://..."), new("http://...") (whose argument list is not a named field)
+            lists = [c for c in node.named_children if c.type == "argument_list"]
+            ctor_args = arguments(node) or [
+                a.named_children[-1] for a in (lists[0].named_children if lists else []) if a.named_children
+            ]
             return self.evaluate(ctor_args[0], depth + 1) if ctor_args else None
         return None
 
