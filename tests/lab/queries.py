@@ -40,7 +40,7 @@ def _line_of(kit: Path, expr: str, hint: str) -> str:
     return f"{hint}:?"
 
 
-def analysis_queries(kit: Path, docs: list[dict[str, Any]], version: str) -> list[Query]:
+def analysis_queries(kit: Path, docs: list[dict[str, Any]], version: str, namespace: str) -> list[Query]:
     out = []
     for doc in docs:
         if doc["kind"] != "AnalysisTemplate":
@@ -49,7 +49,8 @@ def analysis_queries(kit: Path, docs: list[dict[str, Any]], version: str) -> lis
             prom = metric.get("provider", {}).get("prometheus")
             if prom:
                 where = _line_of(kit, prom["query"], "kubernetes/base/services/*.yaml")
-                out.append(Query(where, prom["query"].replace("{{args.hash}}", version)))
+                text = prom["query"].replace("{{args.hash}}", version).replace("{{args.namespace}}", namespace)
+                out.append(Query(where, text))
     return out
 
 

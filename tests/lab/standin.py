@@ -50,6 +50,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--service", required=True)
     parser.add_argument("--instance", required=True)
     parser.add_argument("--version", required=True)
+    parser.add_argument("--resource", default="", help="the pod's OTEL_RESOURCE_ATTRIBUTES (k=v,k=v)")
     parser.add_argument("--endpoint", required=True, help="OTLP/HTTP base URL of the collector")
     parser.add_argument("--errors", type=float, default=0.0, help="share of HTTP requests answered 5xx")
     parser.add_argument("--handler-failures", type=float, default=0.0, help="share of messages that fail")
@@ -60,9 +61,10 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--wolverine-service-name", default=None, help="ServiceName (default: the assembly's)")
     args = parser.parse_args(argv)
 
-    resource = Resource.create(
-        {"service.name": args.service, "service.instance.id": args.instance, "service.version": args.version}
-    )
+    # what the .NET SDK reads: OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES (the pod's, as the kit sets them)
+    attributes = {"service.name": args.service, "service.instance.id": args.instance, "service.version": args.version}
+    attributes.update(dict(item.split("=", 1) for item in args.resource.split(",") if "=" in item))
+    resource = Resource.create(attributes)
     reader = PeriodicExportingMetricReader(
         OTLPMetricExporter(endpoint=args.endpoint.rstrip("/") + "/v1/metrics"), export_interval_millis=1000
     )

@@ -11,6 +11,7 @@ the pod's image tag says.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import threading
@@ -86,6 +87,26 @@ def query(lab: ModuleType, promql: str) -> list[dict[str, Any]]:
     return body["data"]["result"]
 
 
+def _field(pod: dict[str, Any], path: str) -> str:
+    """A Downward API fieldRef of the pod: metadata.name, metadata.namespace, metadata.labels['key']."""
+    meta = pod["metadata"]
+    if path.startswith("metadata.labels['"):
+        return str(meta.get("labels", {}).get(path[len("metadata.labels['") : -2], ""))
+    return str(meta.get(path.split(".", 1)[1], "")) if path.startswith("metadata.") else ""
+
+
+def resource_attributes(pod: dict[str, Any]) -> str:
+    """The pod's OTEL_RESOURCE_ATTRIBUTES as its container would see it: the kit's Downward API variables
+    resolved from the pod the apiserver created, and $(VAR) references expanded as the kubelet does."""
+    values: dict[str, str] = {}
+    for var in pod["spec"]["containers"][0].get("env", []):
+        if "valueFrom" in var and "fieldRef" in var["valueFrom"]:
+            values[var["name"]] = _field(pod, var["valueFrom"]["fieldRef"]["fieldPath"])
+        elif "value" in var:
+            values[var["name"]] = re.sub(r"\$\((\w+)\)", lambda m: values.get(m.group(1), m.group(0)), var["value"])
+    return values.get("OTEL_RESOURCE_ATTRIBUTES", "")
+
+
 class PodStandins:
     """One stand-in process per Ready pod of a namespace; ``behaviour[image tag]`` gives its flags
     (a tag mapped to None gets no stand-in: a version that sends nothing)."""
@@ -155,6 +176,8 @@ class PodStandins:
                     name,
                     "--version",
                     version,
+                    "--resource",
+                    resource_attributes(pod),
                     "--endpoint",
                     f"http://{self.lab.HOST}:{self.lab.PORTS['otlp-http']}",
                     *flags,

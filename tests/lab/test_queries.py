@@ -41,6 +41,7 @@ from .kits import generate, render
 from .queries import Query, alert_queries, analysis_queries, dashboard_queries, plan_queries, selectors
 from .telemetry import query, restore_lab_observability, use_kit_observability
 
+NAMESPACE = "pawmart-production"  # the production overlay's namespace, which the pods report as k8s.namespace.name
 VERSION = "labhash0001"  # the service.version every stand-in reports: what {{args.hash}} resolves to
 
 
@@ -153,6 +154,8 @@ def running_system(lab: ModuleType, tmp_path_factory: pytest.TempPathFactory) ->
                 f"{name}-0",
                 "--version",
                 VERSION,
+                "--resource",
+                f"k8s.namespace.name={NAMESPACE}",
                 "--errors",
                 "0.05",
                 "--handler-failures",
@@ -192,7 +195,7 @@ def running_system(lab: ModuleType, tmp_path_factory: pytest.TempPathFactory) ->
             ).stdout
         )
         queries = [
-            *analysis_queries(kit, docs, VERSION),
+            *analysis_queries(kit, docs, VERSION, NAMESPACE),
             *alert_queries(kit),
             *dashboard_queries(kit, "production"),
             *plan_queries(plan),

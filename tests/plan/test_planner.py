@@ -23,7 +23,7 @@ from critterops.model import (
     WolverineConfig,
 )
 from critterops.plan.planner import build_plan
-from critterops.plan.policy import default_policy, parse_policy
+from critterops.plan.policy import MIN_MESSAGES, MIN_REQUESTS, default_policy, parse_policy
 
 API = Service("orders-api", "src/Orders.Api/Orders.Api.csproj", "Orders", "api", http_port=5001)
 WORKER = Service(
@@ -244,3 +244,16 @@ def test_removed_service_is_not_deployed() -> None:
     plan = build_plan(report([risk("old-api", 0.5)], [finding]), system, system, default_policy(), "production")
     assert plan.services[0].strategy == "no-deploy"
     assert not plan.deploy
+
+
+def test_every_analysis_gate_is_scoped_to_its_environment_and_needs_samples_of_the_new_version() -> None:
+    """No data is never a pass (issue 12.2): each analysis query is empty until the version has enough
+    requests or messages, and it only sees the environment it gates."""
+    service = replace(API, wolverine=WolverineConfig(handlers=2, handled_messages=("OrderPlaced",)))
+    plan = plan_for([service], [risk("orders-api", 0.5, "code-changed")], [])
+    gates = [g for g in plan.services[0].gates if g.kind == "analysis"]
+    assert {g.name for g in gates} >= {"http-error-rate", "http-latency-p95", "handler-failure-rate", "dead-letters"}
+    for gate in gates:
+        assert gate.query is not None
+        assert f'environment="{plan.environment}"' in gate.query, gate.name
+        assert f">= {MIN_REQUESTS})" in gate.query or f">= {MIN_MESSAGES})" in gate.query, gate.name

@@ -27,7 +27,7 @@ from critterops.model import Service
 from critterops.model.environments import applies_in, aspnet_environment
 from critterops.model.plan import Job
 from critterops.plan.jobs import job_name, service_jobs
-from critterops.plan.policy import Environment
+from critterops.plan.policy import MIN_MESSAGES, MIN_REQUESTS, Environment
 
 PORT = 8080
 UID = 10001
@@ -116,6 +116,14 @@ def probes(service: Service, env: str) -> Probes:
             '(e.g. a minimal WebApplication with app.MapHealthChecks("/health")) to let Kubernetes see a '
             "hung worker; until then the checkov waivers on this Rollout apply.",
         )
+    if is_static(service):
+        # nginx serves index.html at / as soon as it listens: the static site's readiness and liveness
+        root = {"httpGet": {"path": "/", "port": "http"}, "timeoutSeconds": 3}
+        return Probes(
+            {**root, "periodSeconds": 10, "failureThreshold": 3},
+            {**root, "periodSeconds": 20, "failureThreshold": 3},
+            None,
+        )
     aspnet_env = env_name(env)
     mapped = [h.path for h in service.health if applies_in(h.environments, aspnet_env)]
     ready_path = next((p for p in mapped if "ready" in p), None) or next(
@@ -164,17 +172,27 @@ def _pod(ctx: KitContext, service: Service, env: str) -> dict[str, Any]:
     }
     if _serves_http(service):
         container["ports"] = [{"name": "http", "containerPort": PORT, "protocol": "TCP"}]
+    if is_static(service):
+        return _static_pod(ctx, service, container, env)
     container["envFrom"] = [{"configMapRef": {"name": f"{service.name}-config"}}]
     # one series per pod: service.instance.id is the pod's name (the collector's exporter makes it the
     # instance label), service.version the pod-template hash that Argo's analyses select on
-    variables: list[dict[str, Any]] = [{"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}}]
+    variables: list[dict[str, Any]] = [
+        {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
+        {"name": "POD_NAMESPACE", "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}},
+    ]
     version = ctx.tag
     if ctx.argo:
         label = "metadata.labels['rollouts-pod-template-hash']"
         variables.append({"name": "POD_TEMPLATE_HASH", "valueFrom": {"fieldRef": {"fieldPath": label}}})
         version = "$(POD_TEMPLATE_HASH)"
     variables.append(
-        {"name": "OTEL_RESOURCE_ATTRIBUTES", "value": f"service.instance.id=$(POD_NAME),service.version={version}"}
+        {
+            "name": "OTEL_RESOURCE_ATTRIBUTES",
+            # k8s.namespace.name (OpenTelemetry semantic conventions) becomes the k8s_namespace_name label
+            # the analyses select on, so two overlays that share a pod-template hash never mix
+            "value": f"service.instance.id=$(POD_NAME),service.version={version},k8s.namespace.name=$(POD_NAMESPACE)",
+        }
     )
     container["env"] = variables
     for key, value in (("readinessProbe", probe.readiness), ("livenessProbe", probe.liveness)):
@@ -212,10 +230,72 @@ def _pod(ctx: KitContext, service: Service, env: str) -> dict[str, Any]:
     }
 
 
+def _static_pod(ctx: KitContext, service: Service, container: dict[str, Any], env: str) -> dict[str, Any]:
+    """nginx-unprivileged (the kit's Dockerfile for Blazor WebAssembly) as an unprivileged static server:
+    read-only root file system, its pid and temp files in /tmp (nginx-unprivileged's nginx.conf) and its
+    cache in /var/cache/nginx, both writable emptyDirs; no .NET, so no telemetry variables or secrets."""
+    probe = probes(service, env)
+    container["readinessProbe"] = probe.readiness
+    container["livenessProbe"] = probe.liveness
+    container["resources"] = {"requests": {"cpu": "10m", "memory": "32Mi"}, "limits": {"cpu": "200m", "memory": "64Mi"}}
+    container["securityContext"] = container_security()
+    container["volumeMounts"] = [
+        {"name": "tmp", "mountPath": "/tmp"},
+        {"name": "cache", "mountPath": "/var/cache/nginx"},
+    ]
+    return {
+        "metadata": {"labels": labels(ctx, service.name)},
+        "spec": {
+            "serviceAccountName": service.name,
+            "automountServiceAccountToken": False,
+            "securityContext": pod_security(),
+            "containers": [container],
+            "volumes": [
+                {"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}},
+                {"name": "cache", "emptyDir": {"sizeLimit": "64Mi"}},
+            ],
+        },
+    }
+
+
+def ingress(ctx: KitContext, service: Service) -> dict[str, Any]:
+    """Browsers reach a static front end (and the APIs it calls) through the ingress controller. The host is
+    a placeholder each overlay patches to its real name (see the kit README)."""
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "Ingress",
+        "metadata": {"name": service.name, "labels": labels(ctx, service.name)},
+        "spec": {
+            "ingressClassName": INGRESS_CLASS,
+            "rules": [
+                {
+                    "host": f"{service.name}.{ctx.name}.example.com",
+                    "http": {
+                        "paths": [
+                            {
+                                "path": "/",
+                                "pathType": "Prefix",
+                                "backend": {"service": {"name": service.name, "port": {"name": "http"}}},
+                            }
+                        ]
+                    },
+                }
+            ],
+        },
+    }
+
+
 def strategy(ctx: KitContext, service: Service, deploy: Deploy, env: Environment) -> dict[str, Any]:
     """The Rollout's ``spec.strategy`` for one environment."""
     name = service.name
-    analysis_args = [{"name": "hash", "valueFrom": {"podTemplateHashValue": "Latest"}}]
+    if is_static(service):
+        # static files: no .NET metrics to analyse, and the old and new files are interchangeable per request
+        return {"canary": {"maxSurge": "25%", "maxUnavailable": 0}}
+    analysis_args = [
+        {"name": "hash", "valueFrom": {"podTemplateHashValue": "Latest"}},
+        # the Rollout's own namespace (utils/analysis/factory.go: metadata.* field paths of the Rollout)
+        {"name": "namespace", "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}},
+    ]
     template = [{"templateName": f"{name}-analysis"}]
     if deploy.strategy == "blue-green":
         blue: dict[str, Any] = {
@@ -271,7 +351,7 @@ def _services(ctx: KitContext, service: Service) -> list[dict[str, Any]]:
     if not _serves_http(service):
         return []
     names = [service.name]
-    if ctx.argo:
+    if ctx.argo and not is_static(service):
         strategies = {ctx.deploy(service, env).strategy for env in ctx.environments}
         if "blue-green" in strategies:
             names.append(f"{service.name}-preview")
@@ -316,11 +396,31 @@ def _config(ctx: KitContext, service: Service, env: str) -> dict[str, Any]:
     }
 
 
+INGRESS_NAMESPACE = "ingress-nginx"  # where the ingress controller runs (its namespace's metadata.name label)
+INGRESS_CLASS = "nginx"
+_FROM_INGRESS: dict[str, Any] = {
+    "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": INGRESS_NAMESPACE}}
+}
+
+
+def is_static(service: Service) -> bool:
+    """A browser front end shipped as static files (Blazor WebAssembly): served by nginx, no .NET at run time."""
+    return (service.sdk or "").lower().endswith("blazorwebassembly")
+
+
+def browser_called(ctx: KitContext, service: Service) -> bool:
+    """An API that a static front end calls: the browser calls it, through the ingress controller."""
+    return any(
+        is_static(other) and any(call.target == service.name for call in other.http_calls)
+        for other in ctx.system.services
+    )
+
+
 def _callers(ctx: KitContext, service: Service) -> list[str]:
     out = set()
     for other in ctx.system.services:
-        if other.name == service.name:
-            continue
+        if other.name == service.name or is_static(other):
+            continue  # a static front end's calls come from browsers, through the ingress controller
         if any(call.target == service.name for call in other.http_calls):
             out.add(other.name)
         if service.aspire_name and service.aspire_name in other.aspire_references:
@@ -339,16 +439,18 @@ def network_policy(ctx: KitContext, service: Service) -> dict[str, Any]:
     ingress: list[dict[str, Any]] = []
     if _serves_http(service):
         sources: list[dict[str, Any]] = [{"podSelector": {"matchLabels": selector(c)}} for c in _callers(ctx, service)]
-        if _public(ctx, service):
-            sources.append({"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}}})
+        if _public(ctx, service) or is_static(service) or browser_called(ctx, service):
+            sources.append(_FROM_INGRESS)
         if sources:
             ingress.append({"from": sources, "ports": [{"protocol": "TCP", "port": PORT}]})
-    egress: list[dict[str, Any]] = [
-        {
-            "to": [{"podSelector": {"matchLabels": {"app.kubernetes.io/name": "otel-collector"}}}],
-            "ports": [{"protocol": "TCP", "port": 4317}, {"protocol": "TCP", "port": 4318}],
-        }
-    ]
+    egress: list[dict[str, Any]] = []
+    if not is_static(service):
+        egress.append(
+            {
+                "to": [{"podSelector": {"matchLabels": {"app.kubernetes.io/name": "otel-collector"}}}],
+                "ports": [{"protocol": "TCP", "port": 4317}, {"protocol": "TCP", "port": 4318}],
+            }
+        )
     for kind, port in (("postgres", 5432), ("rabbitmq", 5672)):
         if kind in service.uses:
             egress.append(
@@ -358,7 +460,7 @@ def network_policy(ctx: KitContext, service: Service) -> dict[str, Any]:
                 }
             )
     targets = sorted({c.target for c in service.http_calls if c.target and c.target != service.name})
-    if targets:
+    if targets and not is_static(service):
         egress.append(
             {
                 "to": [{"podSelector": {"matchLabels": selector(t)}} for t in targets],
@@ -376,10 +478,6 @@ def network_policy(ctx: KitContext, service: Service) -> dict[str, Any]:
             "egress": egress,
         },
     }
-
-
-MIN_REQUESTS = 20  # requests of the new version in the window before an HTTP measurement counts
-MIN_MESSAGES = 10  # handled messages of the new version in the window before a handler measurement counts
 
 
 def _handles_messages(service: Service) -> bool:
@@ -402,9 +500,12 @@ def analysis_template(ctx: KitContext, service: Service, deploy: Deploy, env: En
     t = deploy.thresholds
     a = env.analysis
     # the overlay's environment too: staging and production can share a pod-template hash
-    version = f'\n    job="{service.name}",\n    environment="{env.name}",\n    service_version="{{{{args.hash}}}}"\n  '
+    version = (
+        f'\n    job="{service.name}",\n    environment="{env.name}",\n'
+        '    k8s_namespace_name="{{args.namespace}}",\n    service_version="{{args.hash}}"\n  '
+    )
 
-    def metric(name: str, query: str, limit: float, gated: bool = True) -> dict[str, Any]:
+    def metric(name: str, query: str, limit: float, wait: bool = False) -> dict[str, Any]:
         value = "len(result) > 0 && !isNaN(result[0])"
         spec: dict[str, Any] = {
             "name": name,
@@ -415,10 +516,15 @@ def analysis_template(ctx: KitContext, service: Service, deploy: Deploy, env: En
             "consecutiveErrorLimit": 4,
             "successCondition": f"{value} && result[0] <= {limit:g}",
             "failureCondition": f"{value} && result[0] > {limit:g}",
+            "inconclusiveLimit": a.count,
+            "consecutiveSuccessLimit": min(3, a.count),
         }
-        if gated:
-            spec["inconclusiveLimit"] = a.count
-            spec["consecutiveSuccessLimit"] = min(3, a.count)
+        if wait:
+            # a catch-up gate waits: over the limit is Inconclusive, not Failed (EvaluateResult in
+            # utils/evaluate/evaluate.go, v1.9.1: neither condition true); it passes as soon as the lag is
+            # under the limit, and a run that never gets there ends Inconclusive, which pauses the Rollout
+            spec["failureCondition"] = "false"
+            spec["consecutiveSuccessLimit"] = 1
         spec["provider"] = {"prometheus": {"address": PROMETHEUS, "timeout": 30, "query": query}}
         return spec
 
@@ -472,14 +578,14 @@ def analysis_template(ctx: KitContext, service: Service, deploy: Deploy, env: En
                 "projection-lag",
                 f'max({m.projection_lag}{{service="{service.name}",environment="{env.name}"}})',
                 t.projection_lag_events,
-                gated=False,
+                wait=True,
             )
         )
     return {
         "apiVersion": "argoproj.io/v1alpha1",
         "kind": "AnalysisTemplate",
         "metadata": {"name": f"{service.name}-analysis", "labels": labels(ctx, service.name)},
-        "spec": {"args": [{"name": "hash"}], "metrics": metrics},
+        "spec": {"args": [{"name": "hash"}, {"name": "namespace"}], "metrics": metrics},
     }
 
 
@@ -506,7 +612,11 @@ def service_documents(ctx: KitContext, service: Service, env: Environment) -> li
         },
         network_policy(ctx, service),
     ]
-    if ctx.argo:
+    if is_static(service):
+        docs = [d for d in docs if d["kind"] != "ConfigMap"]
+    if is_static(service) or browser_called(ctx, service):
+        docs.append(ingress(ctx, service))
+    if ctx.argo and not is_static(service):
         docs.append(analysis_template(ctx, service, ctx.deploy(service, env), env))
     return docs
 

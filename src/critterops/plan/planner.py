@@ -34,7 +34,7 @@ from critterops.model import (
     System,
 )
 from critterops.plan.jobs import service_jobs
-from critterops.plan.policy import Environment, Policy, Thresholds, unknown_services
+from critterops.plan.policy import MIN_MESSAGES, MIN_REQUESTS, Environment, Policy, Thresholds, unknown_services
 
 LARGE_CHANGE_FILES = 25  # "large refactor": more source files than this in one service
 
@@ -201,7 +201,14 @@ def _gates(
         return []
     m = policy.metrics
     a = env.analysis
-    job = f'job="{name}"'
+    # scoped to the environment (the scrape config's label) and, like the kit's analyses, empty until the
+    # new version has MIN_REQUESTS requests (MIN_MESSAGES handled messages) in the window: no data is never a pass
+    job = f'job="{name}",environment="{env.name}"'
+    enough_requests = f" and on() (sum(increase({m.http_requests}{{{job}}}[2m])) >= {MIN_REQUESTS})"
+    enough_messages = (
+        f" and on() ((sum(increase({m.handler_succeeded}{{{job}}}[2m])) or on() vector(0))"
+        f" + (sum(increase({m.handler_failed}{{{job}}}[2m])) or on() vector(0)) >= {MIN_MESSAGES})"
+    )
     gates: list[Gate] = []
     traffic = _traffic(service)
 
@@ -217,8 +224,8 @@ def _gates(
                 "http-error-rate",
                 f"share of HTTP 5xx responses of the new version stays at or below {thr.http_error_rate:g}",
                 m.http_requests,
-                f'sum(rate({m.http_requests}{{{job},http_response_status_code=~"5.."}}[2m])) / '
-                f"sum(rate({m.http_requests}{{{job}}}[2m]))",
+                f'(sum(rate({m.http_requests}{{{job},http_response_status_code=~"5.."}}[2m])) or on() vector(0))'
+                f" / sum(rate({m.http_requests}{{{job}}}[2m])){enough_requests}",
                 thr.http_error_rate,
             )
         )
@@ -227,7 +234,8 @@ def _gates(
                 "http-latency-p95",
                 f"95th percentile request duration stays at or below {thr.http_latency_p95_ms:g} ms",
                 m.http_duration_bucket,
-                f"histogram_quantile(0.95, sum by (le) (rate({m.http_duration_bucket}{{{job}}}[2m]))) * 1000",
+                f"histogram_quantile(0.95, sum by (le) (rate({m.http_duration_bucket}{{{job}}}[2m]))) * 1000"
+                f"{enough_requests}",
                 thr.http_latency_p95_ms,
             )
         )
@@ -237,8 +245,9 @@ def _gates(
                 "handler-failure-rate",
                 f"Wolverine handler failures per handled message stay at or below {thr.handler_failure_rate:g}",
                 m.handler_failed,
-                f"sum(rate({m.handler_failed}{{{job}}}[2m])) / clamp_min("
-                f"sum(rate({m.handler_succeeded}{{{job}}}[2m])) + sum(rate({m.handler_failed}{{{job}}}[2m])), 1e-9)",
+                f"(sum(rate({m.handler_failed}{{{job}}}[2m])) or on() vector(0)) / clamp_min("
+                f"(sum(rate({m.handler_succeeded}{{{job}}}[2m])) or on() vector(0))"
+                f" + (sum(rate({m.handler_failed}{{{job}}}[2m])) or on() vector(0)), 1e-9){enough_messages}",
                 thr.handler_failure_rate,
             )
         )
@@ -247,7 +256,7 @@ def _gates(
                 "dead-letters",
                 f"at most {thr.dead_letters:g} new dead letters during the window",
                 m.dead_letters,
-                f"sum(increase({m.dead_letters}{{{job}}}[{a.interval}]))",
+                f"(sum(increase({m.dead_letters}{{{job}}}[{a.interval}])) or on() vector(0)){enough_messages}",
                 thr.dead_letters,
             )
         )
@@ -258,9 +267,10 @@ def _gates(
                 "projection-catch-up",
                 "projection-lag",
                 f"async projections ({', '.join(projections)}) within {thr.projection_lag_events:g} events of the "
-                "high-water mark before traffic moves",
+                "high-water mark before traffic moves; the gate waits for the catch-up (a rebuild included) "
+                "and pauses the rollout if it never comes, it does not abort",
                 m.projection_lag,
-                f'max({m.projection_lag}{{service="{name}"}})',
+                f'max({m.projection_lag}{{service="{name}",environment="{env.name}"}})',
                 f"<= {thr.projection_lag_events:g}",
                 thr.projection_lag_events,
                 a.interval,
@@ -276,7 +286,7 @@ def _gates(
                 "outbox-drained",
                 f"the old version's outbox holds at most {thr.outbox_backlog:g} pending envelopes before it stops",
                 m.outbox_backlog,
-                f'sum({m.outbox_backlog}{{service="{name}"}})',
+                f'sum({m.outbox_backlog}{{service="{name}",environment="{env.name}"}})',
                 f"<= {thr.outbox_backlog:g}",
                 thr.outbox_backlog,
                 a.interval,

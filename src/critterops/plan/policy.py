@@ -112,6 +112,10 @@ DEFAULT: Final = "default"
 """The provenance of a built-in value."""
 
 
+MIN_REQUESTS: Final = 20  # requests of the new version in the window before an HTTP measurement counts
+MIN_MESSAGES: Final = 10  # handled messages of the new version in the window before a handler measurement counts
+
+
 @dataclass(frozen=True, slots=True)
 class Thresholds:
     """The analysis gates' limits; a measurement above a limit fails."""
