@@ -16,6 +16,8 @@ from critterops.discover.csharp import syntax
 from critterops.discover.csharp.configreads import ConfigFacts, mask, read_configuration, secret_name
 from critterops.discover.csharp.values import Scope
 from critterops.model import Service, System
+from critterops.report.markdown import system_markdown
+from critterops.report.plain import system_dict
 from tests.conftest import LIB_CSPROJ, WriteRepo, web_csproj
 
 # (key, kind, via, target, secret, default, file)
@@ -634,3 +636,22 @@ def test_example_system_settings(pawmart: Path) -> None:
         ("services:orders-api:http:0", "aspire-reference", "WithReference", "orders-api", False, None, False),
         ("services:inventory-api:http:0", "aspire-reference", "WithReference", "inventory-api", False, None, False),
     }
+
+
+def test_reports_show_the_settings(write_repo: WriteRepo) -> None:
+    """JSON keeps the file flag apart from the location and names the variable; Markdown hides secrets."""
+    system = discover(write_repo(OPTIONS | PLAIN))
+    data = system_dict(system)
+    mailer = next(s for s in data["services"] if s["name"] == "mailer")
+    key_path = next(s for s in mailer["settings"] if s["key"] == "Signing:KeyPath")
+    assert (key_path["file"], key_path["env_var"], key_path["location"]) == (
+        True,
+        "Signing__KeyPath",
+        {"file": "src/Mailer/Program.cs", "line": 6},
+    )
+    markdown = system_markdown(system)
+    assert (
+        "| identity-api | ConnectionStrings:marten | ConnectionStrings__marten | connection-string, secret | postgres "
+        "| (secret) | src/Identity.Api/Program.cs:3 |" in markdown
+    )
+    assert "Password=app" not in markdown

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from critterops.model import System
 from critterops.report.mermaid import mermaid
-from critterops.report.summary import SERVICE_COLUMNS, counts, flow_rows, service_row
+from critterops.report.summary import SERVICE_COLUMNS, SETTING_COLUMNS, counts, flow_rows, service_row, setting_rows
 
 
 def _table(header: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> list[str]:
@@ -51,6 +51,12 @@ def system_markdown(system: System) -> str:
         lines += ["## Health endpoints", ""]
         lines += _table(("service", "path", "environments", "mapped by"), health_rows)
         lines.append("")
+    settings = setting_rows(system)
+    if settings:
+        lines += ["## Configuration", "", "The keys each service's code reads; the kit supplies them.", ""]
+        lines += ["<details><summary>Show</summary>", ""]
+        lines += _table(SETTING_COLUMNS, settings)
+        lines += ["", "</details>", ""]
     if system.warnings:
         lines += [f"## Warnings ({len(system.warnings)})", "", "<details><summary>Show</summary>", ""]
         for w in system.warnings:

@@ -36,6 +36,15 @@ def service_dict(service: Service) -> dict[str, Any]:
     data["saga_details"] = plain(service.sagas)
     data["tests"] = [t.project for t in service.tests]
     data["test_details"] = plain(service.tests)
+    # a setting's own ``file`` flag (mount a file) would collide with a flattened location
+    data["settings"] = [
+        {
+            **{f.name: plain(getattr(s, f.name)) for f in dataclasses.fields(s) if f.name != "location"},
+            "env_var": s.env_var,
+            "location": plain(s.location) if s.location else None,
+        }
+        for s in service.settings
+    ]
     if service.marten is not None:
         data["marten"]["auto_create_by_environment"] = dict(service.marten.auto_create_by_environment)
     return data

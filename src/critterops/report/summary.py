@@ -47,6 +47,21 @@ def service_row(s: Service) -> tuple[str, ...]:
     )
 
 
+SETTING_COLUMNS = ("service", "key", "environment variable", "kind", "points at", "default", "read at")
+
+
+def setting_rows(system: System) -> list[tuple[str, ...]]:
+    """Every configuration key each service reads; secrets' defaults are not shown."""
+    rows: list[tuple[str, ...]] = []
+    for s in system.services:
+        for setting in s.settings:
+            default = "(secret)" if setting.secret and setting.default else (setting.default or "-")
+            kind = setting.kind + (", file" if setting.file else "") + (", secret" if setting.secret else "")
+            where = str(setting.location) if setting.location else setting.via
+            rows.append((s.name, setting.key, setting.env_var, kind, setting.target or "-", default, where))
+    return rows
+
+
 def other_transports(system: System) -> list[str]:
     found = sorted({t for s in system.services for t in s.uses if t not in ("postgres", "rabbitmq")})
     return found

@@ -6,7 +6,15 @@ from rich.console import Console
 from rich.table import Table
 
 from critterops.model import System
-from critterops.report.summary import SERVICE_COLUMNS, counts, flow_rows, other_transports, service_row
+from critterops.report.summary import (
+    SERVICE_COLUMNS,
+    SETTING_COLUMNS,
+    counts,
+    flow_rows,
+    other_transports,
+    service_row,
+    setting_rows,
+)
 
 
 def print_system(system: System, console: Console, verbose: bool = False) -> None:
@@ -32,6 +40,14 @@ def print_system(system: System, console: Console, verbose: bool = False) -> Non
         for row in flow_rows(system):
             flows.add_row(*row)
         console.print(flows)
+    settings = setting_rows(system)
+    if settings and verbose:
+        keys = Table(*SETTING_COLUMNS, title="Configuration the code reads", title_justify="left")
+        for setting in settings:
+            keys.add_row(*setting)
+        console.print(keys)
+    elif settings:
+        console.print(f"{len(settings)} configuration keys read by the services (use --verbose or --format json)")
     if system.warnings:
         shown = system.warnings if verbose else system.warnings[:15]
         console.print(f"[yellow]{len(system.warnings)} warning(s)[/yellow]")
