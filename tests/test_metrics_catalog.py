@@ -12,8 +12,8 @@ import pytest
 from critterops import metrics
 from critterops.commands._common import example_path
 from critterops.discover import discover
+from critterops.generate.alerts import alerts
 from critterops.generate.context import KitContext, system_name
-from critterops.generate.observability import alerts
 from critterops.metrics import CATALOG, EXPORTER_METRICS, PREFIXES, SERIES, metric_names, spec, uncatalogued
 from critterops.plan.policy import Metrics, default_policy
 

@@ -19,13 +19,15 @@ from critterops import metrics
 from critterops.commands._common import example_path
 from critterops.discover import discover
 from critterops.generate import validate
-from critterops.generate.alerts.record import Alert
+from critterops.generate.alerts import CONCERNS, RECORDS, Alert, AlertRecord, alerts, record
+from critterops.generate.alerts.record import Case, Rule, Runbook, Sample
 from critterops.generate.context import KitContext, system_name
 from critterops.generate.dashboards import dashboard_exprs
 from critterops.generate.kit import write_kit
-from critterops.generate.observability import alerts, observability_files
+from critterops.generate.observability import observability_files
 from critterops.generate.rules import expand, fold_series, humanize, humanize_duration, humanize_percentage
-from critterops.model import Member, System, TypeInfo
+from critterops.generate.runbooks import runbook_files
+from critterops.model import Member, Service, System, TypeInfo
 from critterops.model.sagas import SAGA_TERMINAL_STATES, duration_seconds, saga_limits
 from critterops.plan.policy import default_policy, parse_policy
 
@@ -207,6 +209,107 @@ def test_annotation_templates_expand_like_prometheus() -> None:
     text = "{{ $labels.queue }} holds {{ $value | humanize }} ({{ $value | humanizePercentage }})"
     assert expand(text, {"queue": "q"}, 0.5) == "q holds 0.5 (50%)"
     assert duration_seconds("31d") == 31 * 86400 and duration_seconds("5m") == 300
+
+
+# ─── alert records ───────────────────────────────────────────────────────────────────────────────
+
+
+def test_each_alert_is_one_record_listed_once_in_rule_group_order() -> None:
+    names = [r.name for r in RECORDS]
+    assert len(names) == len(set(names))
+    assert [r.concern for r in RECORDS] == sorted((r.concern for r in RECORDS), key=CONCERNS.index)
+    ctx = example()
+    for alert in alerts(ctx):
+        made = record(alert.name)
+        assert (alert.concern, alert.severity, alert.pending_at) == (made.concern, made.severity, made.pending_at)
+        assert alert.runbook_url == f"{ctx.runbook_base_url}/{made.name}.md"
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        pytest.param({"concern": "queues"}, "not one of", id="unknown-concern"),
+        pytest.param({"per_system": lambda ctx: []}, "exactly one", id="two-builders"),
+        pytest.param({"per_service": None}, "exactly one", id="no-builder"),
+    ],
+)
+def test_a_record_is_checked_when_declared(changes: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        dataclasses.replace(record("HttpLatencyHigh"), **changes)
+
+
+def _down_rule(ctx: KitContext, service: Service) -> list[Rule]:
+    """A new alert for the test below: a service's own series have stopped (HTTP services only)."""
+    if service.name != "orders-api":
+        return []
+    up = {"environment": "production", "job": service.name}
+    return [
+        Rule(
+            service.name,
+            f'max by (environment, job) (up{{job="{service.name}"}}) == 0',
+            f"{service.name} is not scraped",
+            "Prometheus has no target of {{ $labels.job }} that answers.",
+            Case(
+                (Sample(f'up{{environment="production",job="{service.name}"}}', "0x30"),), "10m", tuple(up.items()), 0
+            ),
+            Case((Sample(f'up{{environment="production",job="{service.name}"}}', "1x30"),), "10m"),
+        )
+    ]
+
+
+SERVICE_DOWN = AlertRecord(
+    name="ServiceTargetDown",
+    concern="http",
+    severity="critical",
+    for_="3m",
+    pending_at="2m",
+    per_service=_down_rule,
+    runbook=Runbook(
+        meaning="No pod of the service answers Prometheus' scrape.",
+        symptoms=("- The service's dashboards are empty.",),
+        impact=("- Requests to it fail.",),
+        diagnosis=lambda c: [f"- `kubectl -n $NS get pods -l app.kubernetes.io/name={s.name}`" for s in c.services],
+        remediation=("- Restart it.",),
+        rollback=("- Roll back if it began with a deploy.",),
+        escalation=lambda c: [f"- {c.owners}."],
+    ),
+)
+
+
+def test_one_record_reaches_every_file(tmp_path: Path) -> None:
+    """Adding an alert is writing one record: its rule, tests, runbook page and table rows follow."""
+    ctx, records = example(), (*RECORDS, SERVICE_DOWN)
+    files = observability_files(ctx, records)
+    groups = load(files, "observability/prometheus/alerts.yaml")["groups"]
+    http = next(g for g in groups if g["name"] == "pawmart-http")
+    rule = next(r for r in http["rules"] if r["alert"] == "ServiceTargetDown")
+    assert rule["for"] == "3m" and rule["labels"] == {"severity": "critical", "service": "orders-api"}
+    assert rule["annotations"]["runbook_url"] == f"{ctx.runbook_base_url}/ServiceTargetDown.md"
+    assert load(files, "observability/prometheus/prometheus-rule.yaml")["spec"]["groups"] == groups
+    tests = {t["name"]: t for t in load(files, "observability/prometheus/alerts.test.yaml")["tests"]}
+    fires = tests["ServiceTargetDown fires (orders-api)"]["alert_rule_test"]
+    assert fires[0] == {"eval_time": "2m", "alertname": "ServiceTargetDown", "exp_alerts": []}, "pending first"
+    assert (
+        fires[1]["exp_alerts"][0]["exp_annotations"]["description"]
+        == "Prometheus has no target of orders-api that answers."
+    )
+    assert "ServiceTargetDown stays quiet (orders-api)" in tests
+    assert "| `ServiceTargetDown` | critical | `orders-api` |" in files["observability/README.md"]
+
+    pages = runbook_files(ctx, records)
+    page = pages["runbooks/ServiceTargetDown.md"]
+    assert page.startswith("# ServiceTargetDown\n\n**Severity** critical · **Rule group** `pawmart-http`")
+    assert "- `kubectl -n $NS get pods -l app.kubernetes.io/name=orders-api`" in page
+    assert (
+        "| [ServiceTargetDown](ServiceTargetDown.md) | critical | `orders-api` | No pod" in pages["runbooks/README.md"]
+    )
+    assert "ServiceTargetDown" not in observability_files(ctx)["observability/prometheus/alerts.yaml"]
+
+    if PROMTOOL is not None:
+        write_kit(files, tmp_path)
+        check, test = validate.promtool(tmp_path)
+        assert check.ok and test.ok, (check.problems, test.problems)
+        assert check.checked == len(alerts(ctx)) + 1
 
 
 # ─── what applies to which service ───────────────────────────────────────────────────────────────

@@ -13,8 +13,9 @@ import pytest
 
 from critterops.commands._common import example_path
 from critterops.discover import discover
+from critterops.generate.alerts import alerts
 from critterops.generate.context import KitContext, system_name
-from critterops.generate.observability import alerts, observability_files
+from critterops.generate.observability import observability_files
 from critterops.generate.runbooks import runbook_files
 from critterops.model import System
 from critterops.plan.policy import default_policy
