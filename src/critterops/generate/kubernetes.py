@@ -156,11 +156,38 @@ def _serves_http(service: Service) -> bool:
     return service.kind in ("api", "web") or service.http_port is not None
 
 
-def _secret_keys(service: Service) -> list[str]:
-    keys = [f"ConnectionStrings__{name}" for name in service.connection_strings]
-    if "rabbitmq" in service.uses:
-        keys += ["RabbitMQ__hostname", "RabbitMQ__username", "RabbitMQ__password"]
+DEV_BROKER = {"hostname": "rabbitmq", "port": "5672", "username": "critterops", "virtualhost": "/"}
+"""What the dev overlay's RabbitMQ (generate/infra.py) answers to; staging and production reach a managed
+broker whose address comes with its credentials, from the Secret."""
+
+
+def _secret_keys(service: Service, env: str = "production") -> list[str]:
+    """The environment variables the service's Secret must hold: the secret configuration keys its code
+    reads (connection strings, passwords, signing keys) and, outside dev, every broker setting."""
+    if is_static(service):
+        return []
+    keys = [st.env_var for st in service.settings if st.secret and not st.file]
+    keys += [st.env_var for st in service.settings if st.kind == "broker" and env != "dev"]
+    if not service.settings:  # a model without settings (older JSON): the connection names discovery saw
+        keys += [f"ConnectionStrings__{name}" for name in service.connection_strings]
     return sorted(dict.fromkeys(keys))
+
+
+def settings_config(ctx: KitContext, service: Service, env: str) -> dict[str, str]:
+    """The non-secret keys the code reads that the kit knows the value of in this environment: base URLs of
+    the services it calls (their in-cluster Service on port 80) and, in dev, the dev broker. Keys with an
+    appsettings.json default keep it (the file ships in the image)."""
+    data: dict[str, str] = {}
+    for st in service.settings:
+        if st.secret or st.file:
+            continue
+        if st.kind in ("http-base-url", "aspire-reference") and st.target and ctx.system.service(st.target):
+            data[st.env_var] = f"http://{st.target}"
+        elif st.kind == "broker" and env == "dev":
+            leaf = st.key.rsplit(":", 1)[-1].lower()
+            if leaf in DEV_BROKER:
+                data[st.env_var] = DEV_BROKER[leaf]
+    return dict(sorted(data.items()))
 
 
 def _pod(ctx: KitContext, service: Service, env: str) -> dict[str, Any]:
@@ -204,9 +231,9 @@ def _pod(ctx: KitContext, service: Service, env: str) -> dict[str, Any]:
     container["securityContext"] = container_security()
     mounts: list[dict[str, Any]] = [{"name": "tmp", "mountPath": "/tmp"}]
     volumes: list[dict[str, Any]] = [{"name": "tmp", "emptyDir": {"sizeLimit": "256Mi"}}]
-    if _secret_keys(service):
-        mounts.append({"name": "secrets", "mountPath": SECRET_DIR, "readOnly": True})
-        volumes.append({"name": "secrets", "secret": {"secretName": f"{service.name}-secrets", "defaultMode": 0o440}})
+    if _secret_keys(service, env):
+        # as environment variables, which the default configuration providers read: today's code runs unchanged
+        container["envFrom"].append({"secretRef": {"name": f"{service.name}-secrets"}})
     container["volumeMounts"] = mounts
     return {
         "metadata": {"labels": labels(ctx, service.name)},
@@ -381,13 +408,13 @@ def _config(ctx: KitContext, service: Service, env: str) -> dict[str, Any]:
         "DOTNET_ENVIRONMENT": env_name(env),
         "OTEL_SERVICE_NAME": service.name,
         "OTEL_EXPORTER_OTLP_ENDPOINT": OTEL_ENDPOINT,
-        "CRITTEROPS_SECRETS_DIR": SECRET_DIR,
     }
     if _serves_http(service):
         data["ASPNETCORE_HTTP_PORTS"] = str(PORT)
-    if "rabbitmq" in service.uses and env == "dev":
+    if "rabbitmq" in service.uses and env == "dev" and not service.settings:
         # staging/production reach a managed broker: its host name comes with the credentials (Secret)
         data["RabbitMQ__hostname"] = "rabbitmq"
+    data.update(settings_config(ctx, service, env))
     return {
         "apiVersion": "v1",
         "kind": "ConfigMap",
@@ -977,14 +1004,37 @@ def migrations_image(ctx: KitContext, service: Service) -> str:
     return f"{ctx.image(service)}-migrations"
 
 
+def unset_settings(ctx: KitContext, service: Service, env: str) -> list[str]:
+    """Keys the code reads that nothing in the kit sets: no value the kit knows, not secret, no default in
+    appsettings.json. The user sets them (a ConfigMap patch in their own overlay)."""
+    if is_static(service):
+        return []
+    data = _config(ctx, service, env)["data"]
+    secret = set(_secret_keys(service, env))
+    return [
+        st.key
+        for st in service.settings
+        if st.env_var not in data and st.env_var not in secret and st.default is None and not st.file
+    ]
+
+
 def workload_warnings(ctx: KitContext) -> list[str]:
-    """Probe problems, once per service and message, naming the environments they apply to."""
+    """Probe problems and configuration keys left to the user, once per service and message, naming the
+    environments they apply to."""
     seen: dict[str, list[str]] = {}
     for service in ctx.deployable():
         for env in ctx.environments:
             warning = probes(service, env.name).warning
             if warning:
                 seen.setdefault(warning, []).append(env.name)
+            unset = unset_settings(ctx, service, env.name)
+            if unset:
+                keys = ", ".join(k.replace(":", "__") for k in unset)
+                message = (
+                    f"{service.name}: its code reads {keys} and nothing sets them (no appsettings.json default): "
+                    f"add them to {service.name}-config in your overlay"
+                )
+                seen.setdefault(message, []).append(env.name)
     return [f"[{', '.join(envs)}] {warning}" for warning, envs in seen.items()]
 
 

@@ -6,7 +6,6 @@ from collections import Counter
 
 from critterops.generate.context import KitContext
 from critterops.generate.kubernetes import (
-    SECRET_DIR,
     WAIVER_DIGEST,
     WAIVER_LIVENESS,
     WAIVER_READINESS,
@@ -71,13 +70,10 @@ def _kubernetes_section(ctx: KitContext, out_prefix: str) -> list[str]:
         "",
         "### Secrets (create them; the kit references and never embeds them)",
         "",
-        f"Each service mounts the Secret `<service>-secrets` as files under `{SECRET_DIR}`. .NET reads them",
-        "with key-per-file configuration; add this once to each service's `Program.cs`:",
-        "",
-        "```csharp",
-        'builder.Configuration.AddKeyPerFile(Environment.GetEnvironmentVariable("CRITTEROPS_SECRETS_DIR") ?? '
-        f'"{SECRET_DIR}", optional: true, reloadOnChange: true);',
-        "```",
+        "Each service reads the Secret `<service>-secrets` as environment variables (`envFrom`): the keys are",
+        "the configuration keys its code reads (`ConnectionStrings__postgres` for",
+        '`GetConnectionString("postgres")`), so the code runs unchanged. Outside dev the broker settings are',
+        "in it too (a managed broker's address comes with its credentials):",
         "",
     ]
     for service in ctx.deployable():
