@@ -72,6 +72,29 @@ def test_the_base_url_is_the_contexts() -> None:
 
 
 @pytest.mark.parametrize("build", SYSTEMS)
+def test_the_observability_readme_links_every_page_within_the_kit(build: Any) -> None:
+    ctx = build()
+    pages, readme = runbook_files(ctx), observability_files(ctx)["observability/README.md"]
+    links = re.findall(r"\]\(\.\./(runbooks/[A-Za-z]+\.md)\)", readme)
+    assert sorted(links) == sorted(f"runbooks/{name}.md" for name in {a.name for a in alerts(ctx)})
+    assert all(link in pages for link in links), "observability/../runbooks/<alert>.md is a page of the kit"
+    assert "](https://" not in readme.split("## Alerts")[1].split("##")[0], "no link leaves the kit"
+
+
+@pytest.mark.parametrize(
+    ("base", "says_relative"),
+    [
+        pytest.param("deploy/runbooks", True, id="relative-default"),
+        pytest.param("https://github.com/acme/pawmart/blob/main/deploy/runbooks", False, id="github"),
+    ],
+)
+def test_the_readme_says_when_runbook_urls_are_relative_paths(base: str, says_relative: bool) -> None:
+    readme = observability_files(example(runbook_base_url=base))["observability/README.md"]
+    assert ("`deploy/runbooks/<alert>.md`, a relative path rather than a link" in readme) == says_relative
+    assert ("--runbook-url" in readme) == says_relative
+
+
+@pytest.mark.parametrize("build", SYSTEMS)
 def test_pages_have_every_section_in_order_and_valid_markdown(build: Any) -> None:
     ctx = build()
     for path, text in runbook_files(ctx).items():

@@ -39,7 +39,10 @@ def add_parser(sub: Any) -> None:
     parser.add_argument("--registry", help="image registry prefix (default: ghcr.io/<owner>/<repo> from origin)")
     parser.add_argument("--tag", help="immutable image tag for every overlay (default: the git commit)")
     parser.add_argument("--policy", type=Path, help="policy file (default: critterops.yaml at the repository root)")
-    parser.add_argument("--runbook-url", help="base URL the alerts' runbook_url points at")
+    parser.add_argument(
+        "--runbook-url",
+        help="base URL the alerts' runbook_url points at (default: the kit's runbooks on the GitHub remote)",
+    )
     parser.add_argument("--check", action="store_true", help="exit 1 and show a diff when the folder differs")
     parser.add_argument("--validate", action="store_true", help="run the installed validators on the written kit")
 
@@ -80,6 +83,7 @@ def run(args: argparse.Namespace) -> int:
     from critterops.discover import discover
     from critterops.generate.context import KitContext, system_name
     from critterops.generate.kit import build_kit, check_kit, check_out_dir, parse_groups, write_kit
+    from critterops.generate.links import read_checkout, runbook_base
     from critterops.plan.policy import default_policy, load_policy
 
     if args.example and args.path:
@@ -110,6 +114,12 @@ def run(args: argparse.Namespace) -> int:
         out_prefix = out_resolved.relative_to(repo.resolve()).as_posix()
     except ValueError:
         out_prefix = out_resolved.name
+    runbooks = runbook_base(None if args.example else read_checkout(repo), out_resolved, out_prefix)
+    if runbooks.note and not args.runbook_url and not args.example:
+        warnings.append(
+            f"the alerts' runbook_url is the relative path {runbooks.url}/<alert>.md because {runbooks.note}; "
+            "pass --runbook-url with the address the runbooks are browsed at"
+        )
     ctx = KitContext(
         system,
         policy,
@@ -119,7 +129,7 @@ def run(args: argparse.Namespace) -> int:
         argo=not args.no_argo,
         github_enterprise=args.github_enterprise,
         plan=plan,
-        runbook_base_url=args.runbook_url or f"https://github.com/OWNER/REPO/blob/main/{out_prefix}/runbooks",
+        runbook_base_url=args.runbook_url or runbooks.url,
         warnings=warnings,
     )
     files = build_kit(ctx, groups, out_prefix if out_prefix != "." else "")

@@ -50,7 +50,7 @@ class KitContext:
     argo: bool = True
     github_enterprise: bool = False  # reusable workflows as ./ (GitHub Enterprise Server has no $/ form)
     plan: dict[str, Any] | None = None  # critterops.plan/v2 document
-    runbook_base_url: str = "https://github.com/OWNER/REPO/blob/main/deploy/runbooks"
+    runbook_base_url: str = "deploy/runbooks"  # a URL, or a path from the repository root (generate.links)
     warnings: list[str] = field(default_factory=list)
 
     @property

@@ -27,6 +27,7 @@ from critterops.generate.collector import (
 from critterops.generate.context import KitContext
 from critterops.generate.dashboards import dashboard_json, overview_dashboard, service_dashboard
 from critterops.generate.dotnet import dotnet_snippet, wolverine_meter_services
+from critterops.generate.links import is_absolute
 from critterops.generate.rules import fold_series, prometheus_rule, rule_groups, rule_tests
 from critterops.model.sagas import SAGA_DEFAULT_LIMIT, saga_limits
 from critterops.watch.config import PG_PASSWORD_ENV, RABBITMQ_PASSWORD_ENV, config_document
@@ -141,7 +142,15 @@ def _readme(ctx: KitContext, found: list[Alert]) -> str:
     for name in names:
         rules = [a for a in found if a.name == name]
         services, severity = table_cells(rules)
-        lines.append(f"| `{name}` | {severity} | {services} | [{name}.md]({runbook_url(ctx, name)}) |")
+        lines.append(f"| `{name}` | {severity} | {services} | [{name}.md](../runbooks/{name}.md) |")
+    if not is_absolute(ctx.runbook_base_url):
+        lines += [
+            "",
+            f"The rules' `runbook_url` is `{runbook_url(ctx, '<alert>')}`, a relative path rather than a link: no "
+            "GitHub remote was known when the kit was generated. Regenerate with "
+            "`--runbook-url https://<host>/<owner>/<repo>/blob/<branch>/<kit folder>/runbooks` to make it a link "
+            "Alertmanager and Grafana can open.",
+        ]
     sagas = [(s, g) for s in ctx.deployable() for g in watched_sagas(s)]
     if sagas:
         lines += [
