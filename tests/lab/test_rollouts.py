@@ -228,3 +228,17 @@ def _blue_green(lab: ModuleType, example_kit: Path, ns: str) -> None:
         )
 
     wait_for("the active Service on the new version", promoted, timeout=120, every=0.3)
+
+    # who exercised the preview: the pre-promotion analysis ran the smoke-traffic job against it, admitted
+    # under restricted Pod Security, next to the Prometheus metrics of the new version
+    runs = get(lab, f"/apis/argoproj.io/v1alpha1/namespaces/{ns}/analysisruns")["items"]
+    pre = [r for r in runs if r["metadata"].get("labels", {}).get("rollout-type") == "PrePromotion"]
+    assert pre, [r["metadata"]["name"] for r in runs]
+    results = {m["name"]: m for m in pre[-1]["status"]["metricResults"]}
+    assert results["smoke-traffic"]["phase"] == "Successful", results["smoke-traffic"]
+    assert {"http-error-rate", "smoke-traffic"} <= set(results)
+    jobs = get(lab, f"/apis/batch/v1/namespaces/{ns}/jobs")["items"]
+    smoke = [j for j in jobs if j["metadata"]["labels"].get("app.kubernetes.io/name") == "orders-api-smoke"]
+    assert smoke and smoke[0]["status"].get("succeeded") == 1
+    container = smoke[0]["spec"]["template"]["spec"]["containers"][0]
+    assert "http://orders-api-preview/" in next(e["value"] for e in container["env"] if e["name"] == "URLS")

@@ -285,6 +285,96 @@ def _static_pod(ctx: KitContext, service: Service, container: dict[str, Any], en
     }
 
 
+SMOKE_IMAGE = "curlimages/curl:8.11.1"
+SMOKE_INTERVAL_S = 0.5  # two requests a second: MIN_REQUESTS within the analyses' 2-minute windows, many times over
+
+
+def smoke_seconds(env: Environment) -> int:
+    """How long the preview gets smoke traffic: the pre-promotion analysis' whole run and 30 s more."""
+    a = env.analysis
+    return int(a.initial_delay_seconds() + a.interval_seconds() * a.count + 30)
+
+
+def _smoke_paths(service: Service) -> list[str]:
+    """The root and the health endpoints the service maps in production (requests that reach the app)."""
+    paths = ["/", *sorted({h.path for h in service.health if applies_in(h.environments, "Production")})]
+    return list(dict.fromkeys(paths))
+
+
+def uses_blue_green(ctx: KitContext, service: Service) -> bool:
+    return (
+        ctx.argo
+        and not is_static(service)
+        and any(ctx.deploy(service, env).strategy == "blue-green" for env in ctx.environments)
+    )
+
+
+def smoke_template(ctx: KitContext, service: Service) -> dict[str, Any]:
+    """An Argo ``job`` metric that exercises the preview Service: a curl loop for ``{{args.duration}}`` seconds
+    over the root and the health endpoints. It fails only when the preview never answers; what the answers
+    say (5xx share, latency) is the Prometheus metrics' job, which now have requests of the new version."""
+    smoke = f"{service.name}-smoke"
+    urls = " ".join(f"http://{service.name}-preview{path}" for path in _smoke_paths(service))
+    script = (
+        "end=$(( $(date +%s) + DURATION )); ok=0; failed=0\n"
+        'while [ "$(date +%s)" -lt "$end" ]; do\n'
+        "  for url in $URLS; do\n"
+        '    if curl -s -o /dev/null --max-time 5 "$url"; then ok=$((ok + 1)); else failed=$((failed + 1)); fi\n'
+        f"    sleep {SMOKE_INTERVAL_S}\n"
+        "  done\n"
+        "done\n"
+        'echo "smoke traffic: $ok answered, $failed without an answer"\n'
+        '[ "$ok" -gt 0 ]\n'
+    )
+    pod_labels = {**labels(ctx, smoke, "smoke"), "app.kubernetes.io/instance": service.name}
+    container = {
+        "name": "smoke",
+        "image": SMOKE_IMAGE,
+        "command": ["sh", "-c", script],
+        "env": [{"name": "DURATION", "value": "{{args.duration}}"}, {"name": "URLS", "value": urls}],
+        "resources": {"requests": {"cpu": "10m", "memory": "16Mi"}, "limits": {"cpu": "100m", "memory": "32Mi"}},
+        "securityContext": container_security(),
+    }
+    job = {
+        "metadata": {"labels": pod_labels},
+        "spec": {
+            "backoffLimit": 0,
+            "ttlSecondsAfterFinished": 3600,
+            "template": {
+                "metadata": {"labels": pod_labels},
+                "spec": {
+                    "restartPolicy": "Never",
+                    "automountServiceAccountToken": False,
+                    "securityContext": pod_security(),
+                    "containers": [container],
+                },
+            },
+        },
+    }
+    return {
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "AnalysisTemplate",
+        "metadata": {"name": smoke, "labels": labels(ctx, service.name)},
+        "spec": {"args": [{"name": "duration"}], "metrics": [{"name": "smoke-traffic", "provider": {"job": job}}]},
+    }
+
+
+def smoke_policy(ctx: KitContext, service: Service) -> dict[str, Any]:
+    """The smoke pods may reach the service's pods on its HTTP port and nothing else (DNS: allow-dns)."""
+    smoke = f"{service.name}-smoke"
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": {"name": smoke, "labels": labels(ctx, smoke, "smoke")},
+        "spec": {
+            "podSelector": {"matchLabels": selector(smoke)},
+            "policyTypes": ["Ingress", "Egress"],
+            "ingress": [],
+            "egress": [{"to": [{"podSelector": {"matchLabels": selector(service.name)}}], "ports": _tcp(PORT)}],
+        },
+    }
+
+
 def ingress(ctx: KitContext, service: Service) -> dict[str, Any]:
     """Browsers reach a static front end (and the APIs it calls) through the ingress controller. The host is
     a placeholder each overlay patches to its real name (see the kit README)."""
@@ -330,7 +420,12 @@ def strategy(ctx: KitContext, service: Service, deploy: Deploy, env: Environment
             "previewService": f"{name}-preview",
             "autoPromotionEnabled": not deploy.approval,
             "scaleDownDelaySeconds": int(env.scale_down_delay_seconds()),
-            "prePromotionAnalysis": {"templates": template, "args": analysis_args},
+            # nobody uses the preview yet: the smoke job sends it requests for as long as the analysis
+            # measures, so the pre-promotion analysis judges the new version on traffic it really served
+            "prePromotionAnalysis": {
+                "templates": [{"templateName": f"{name}-smoke"}, *template],
+                "args": [*analysis_args, {"name": "duration", "value": str(smoke_seconds(env))}],
+            },
             "postPromotionAnalysis": {"templates": template, "args": analysis_args},
         }
         return {"blueGreen": blue}
@@ -356,9 +451,10 @@ def strategy(ctx: KitContext, service: Service, deploy: Deploy, env: Environment
 def _workload(ctx: KitContext, service: Service, env: Environment) -> dict[str, Any]:
     deploy = ctx.deploy(service, env)
     meta: dict[str, Any] = {"name": service.name, "labels": {**labels(ctx, service.name), STAGE_LABEL: "rollout"}}
-    meta["annotations"] = (
-        waivers(WAIVER_DIGEST) if _serves_http(service) else waivers(WAIVER_DIGEST, WAIVER_LIVENESS, WAIVER_READINESS)
-    )
+    reasons = [WAIVER_DIGEST] if _serves_http(service) else [WAIVER_DIGEST, WAIVER_LIVENESS, WAIVER_READINESS]
+    if _secret_keys(service, env.name):
+        reasons.append(WAIVER_SECRET_ENV)
+    meta["annotations"] = waivers(*reasons)
     meta["annotations"][SYNC_WAVE] = _WAVES["rollout"]
     spec: dict[str, Any] = {
         "replicas": deploy.replicas,
@@ -466,6 +562,8 @@ def network_policy(ctx: KitContext, service: Service) -> dict[str, Any]:
     ingress: list[dict[str, Any]] = []
     if _serves_http(service):
         sources: list[dict[str, Any]] = [{"podSelector": {"matchLabels": selector(c)}} for c in _callers(ctx, service)]
+        if uses_blue_green(ctx, service):
+            sources.append({"podSelector": {"matchLabels": selector(f"{service.name}-smoke")}})
         if _public(ctx, service) or is_static(service) or browser_called(ctx, service):
             sources.append(_FROM_INGRESS)
         if sources:
@@ -645,6 +743,8 @@ def service_documents(ctx: KitContext, service: Service, env: Environment) -> li
         docs.append(ingress(ctx, service))
     if ctx.argo and not is_static(service):
         docs.append(analysis_template(ctx, service, ctx.deploy(service, env), env))
+    if uses_blue_green(ctx, service):
+        docs += [smoke_template(ctx, service), smoke_policy(ctx, service)]
     return docs
 
 
@@ -964,7 +1064,7 @@ def _jobs(ctx: KitContext, env: Environment) -> list[dict[str, Any]]:
                         "name": job_name(service, job),
                         "labels": {**job_labels, STAGE_LABEL: job.when},
                         "annotations": {
-                            **waivers(WAIVER_DIGEST),
+                            **waivers(WAIVER_DIGEST, WAIVER_SECRET_ENV),
                             "critterops.dev/purpose": f"{job.kind} {job.target or ''}".strip(),
                             SYNC_WAVE: _WAVES[job.when],
                             # a Job's template is immutable: Argo CD replaces it on every sync
