@@ -14,6 +14,7 @@ from __future__ import annotations
 from critterops.generate.alerts import RECORDS, AlertRecord, alerts, record, table_cells
 from critterops.generate.alerts.record import Covered, lines, text
 from critterops.generate.context import KitContext
+from critterops.generate.infra import APP_USER
 
 PROMETHEUS_NAMESPACE = "monitoring"
 PROMETHEUS_SERVICE = "prometheus"  # the Prometheus the analysis templates query: prometheus.monitoring.svc:9090
@@ -55,7 +56,7 @@ def _render(alert: AlertRecord, covered: Covered) -> str:
         "",
         "SQL runs in the service's own database as its owner: `psql -h <postgres host> -U <user> -d <database>` "
         "(credentials in the service's secret). In dev the database runs in the cluster: "
-        "`kubectl -n $NS exec -it postgres-0 -- psql -U postgres -d <database>`.",
+        f"`kubectl -n $NS exec -it postgres-0 -- psql -U {APP_USER} -d <database>` (the dev server's user).",
         "",
         "## Symptoms",
         "",
