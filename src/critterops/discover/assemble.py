@@ -24,6 +24,7 @@ from critterops.discover import configkeys, dockerfiles, msbuild, settings
 from critterops.discover.apphost import AppHostInfo, project_type_name, read_apphost
 from critterops.discover.csharp import syntax
 from critterops.discover.csharp.configreads import looks_like_configuration
+from critterops.discover.csharp.sagas import CodeIndex, find_declaration, saga_steps
 from critterops.discover.csharp.types import (
     TypeDecl,
     applied_events,
@@ -53,6 +54,7 @@ from critterops.model import (
     TypeInfo,
     WolverineConfig,
 )
+from critterops.model.system import SagaStep
 
 # A file is parsed for its type declarations only when it can hold one that matters: Wolverine
 # finds handlers by class-name suffix (Handler, Consumer), sagas derive from Saga, aggregates and
@@ -319,6 +321,23 @@ def _saga_states(ctx: Context, saga: TypeDecl, files: list[str]) -> tuple[str, .
             if decl.info.kind == "enum" and decl.info.name == type_name:
                 return tuple(m.name for m in decl.info.members)
     return ()
+
+
+def _saga_steps(ctx: Context, saga: TypeDecl, files: list[str], states: tuple[str, ...]) -> tuple[SagaStep, ...]:
+    """The saga's lifecycle as its handlers' code tells it (see :mod:`critterops.discover.csharp.sagas`)."""
+    member = _state_member(saga)
+    parsed = ctx.parse(saga.info.file)
+    decl = find_declaration(parsed.tree.root_node, saga.info.name, saga.info.line) if parsed else None
+    typed = next((m.type for m in saga.info.members if m.name == member), "")
+    if decl is None or not states or not typed:
+        return ()
+
+    def root(rel: str) -> Node | None:
+        found = ctx.parse(rel)
+        return found.tree.root_node if found is not None else None
+
+    index = CodeIndex(files, ctx.tree.read_bytes, root)
+    return saga_steps(index, saga.info.file, decl, member, typed.rstrip("?").rsplit(".", 1)[-1], states)
 
 
 def _find_dockerfile(ctx: Context, project: msbuild.CsProject, compose_dockerfile: str | None) -> str | None:
@@ -652,7 +671,8 @@ def _build_service(ctx: Context, path: str, name: str) -> Service:
                     _state_member(decl),
                     decl.info.members,
                     tuple(sorted(set(messages))),
-                    _saga_states(ctx, decl, files),
+                    states := _saga_states(ctx, decl, files),
+                    _saga_steps(ctx, decl, files, states),
                 )
             )
     wolverine: WolverineConfig | None = None

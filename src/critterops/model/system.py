@@ -200,6 +200,28 @@ class Setting:
 
 
 @dataclass(frozen=True, slots=True)
+class SagaStep:
+    """One thing a saga's handler does to its state, read from the code (the handler and the methods it
+    calls): ``enter`` assigns one of ``states`` (``completes``: every path after it calls ``MarkCompleted()``,
+    so the saga is deleted rather than saved in that state); ``complete`` calls ``MarkCompleted()``;
+    ``schedule`` schedules the message ``message`` ``delay_s`` seconds ahead (None: no fixed delay).
+    ``runs_in`` are the states the saga may be in when it happens, as far as guards on the state member
+    tell (all of them for an unguarded handler, none where the saga is created); ``named`` those a guard
+    names (``Status == X``, ``Status is X or Y``, ``case X:``) rather than merely lets through."""
+
+    handler: str  # the message type handled; "" where the saga is created outside its handlers
+    action: str  # enter | complete | schedule
+    runs_in: tuple[str, ...]
+    named: tuple[str, ...] = ()
+    states: tuple[str, ...] = ()
+    completes: bool = False
+    message: str = ""
+    delay_s: float | None = None
+    file: str = ""
+    line: int = 0
+
+
+@dataclass(frozen=True, slots=True)
 class Saga:
     name: str
     full_name: str
@@ -209,6 +231,7 @@ class Saga:
     members: tuple[Member, ...] = ()
     handled_messages: tuple[str, ...] = ()
     states: tuple[str, ...] = ()  # members of the state member's enum, when it is one
+    steps: tuple[SagaStep, ...] = ()  # its lifecycle as the handlers' code tells it (empty: not read)
 
 
 @dataclass(frozen=True, slots=True)

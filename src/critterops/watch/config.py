@@ -54,7 +54,7 @@ from critterops.configfile import (
     section,
 )
 from critterops.errors import ConfigError
-from critterops.model.sagas import saga_state_limits, saga_table
+from critterops.model.sagas import SAGA_DEFAULT_LIMIT, duration_seconds, saga_state_limits, saga_table
 from critterops.model.storage import events_schema, message_schema, stores_in_postgres
 from critterops.model.system import Saga, System
 from critterops.watch.targets import PostgresTarget, QueueOwner, RabbitTarget, SagaTarget, SchemaTarget
@@ -92,7 +92,8 @@ class Limits:
     dead_letters: float = 0.0  # more than this many is a problem
     orphaned: float = 0.0
     queue_messages_without_consumers: float = 0.0
-    saga_in_state_s: float = 3600.0  # default limit for states without one of their own
+    # states without a limit of their own: the generated SagaStuckInState rules' default, so status agrees
+    saga_in_state_s: float = duration_seconds(SAGA_DEFAULT_LIMIT)
     saga_state_limits: tuple[tuple[str, str, float], ...] = ()  # (saga, state, seconds) from the model
 
 

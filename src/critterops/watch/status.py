@@ -13,6 +13,7 @@ from typing import Any, Final, Literal
 
 from critterops import metrics as m
 from critterops.jsonsafe import json_safe
+from critterops.model.sagas import SAGA_TERMINAL_STATES, SAGA_WAITING_STATES, duration_seconds
 from critterops.watch.config import Limits
 from critterops.watch.samples import Sample
 
@@ -292,9 +293,16 @@ def _sagas(index: _Index, limits: Limits) -> list[SagaRow]:
 
 
 def _saga_limit(limits: Limits, saga: str, state: str) -> float:
+    """The state's own limit (from the model's lifecycle or the configuration); without one, the
+    well-known names decide as they do for the generated alerts (terminal: never; waiting: their limit),
+    and every other state gets the default."""
     for name, known, limit in limits.saga_state_limits:
         if name == saga and known == state:
             return limit
+    if state in SAGA_TERMINAL_STATES:
+        return float("inf")
+    if state in SAGA_WAITING_STATES:
+        return duration_seconds(SAGA_WAITING_STATES[state])
     return limits.saga_in_state_s
 
 
