@@ -100,6 +100,28 @@ def test_per_state_saga_limits_win_over_the_default() -> None:
     assert [p.subject for p in assess(samples, limits, at=0).problems] == ["o/Order/Placed"]
 
 
+def test_without_a_model_the_default_is_the_alerts_and_the_well_known_names_decide() -> None:
+    def oldest(state: str, seconds: float) -> Sample:
+        return sample(m.SAGA_OLDEST_IN_STATE, seconds, service="o", bounded_context="O", saga="Order", state=state)
+
+    samples = [
+        oldest("Placed", 10 * 60),  # over the generated rules' 5 minutes (the old default, 1 hour, hid it)
+        oldest("Paying", 4 * 60),
+        oldest("Cancelled", 40 * 86400),  # a well-known terminal name: never
+        oldest("Delivered", 10 * 86400),  # a well-known waiting name: 31 days
+        oldest("Shipped", 20 * 86400),  # ... 15 days
+    ]
+    status = assess(samples, Limits(), at=0)
+    assert [p.subject for p in status.problems] == ["o/Order/Placed", "o/Order/Shipped"]
+    assert {r.state: r.limit_s for r in status.sagas} == {
+        "Cancelled": float("inf"),
+        "Delivered": 31 * 86400,
+        "Paying": 300,
+        "Placed": 300,
+        "Shipped": 15 * 86400,
+    }
+
+
 def test_json_is_valid_and_the_screen_names_the_problems() -> None:
     limits = Limits(saga_state_limits=(("Order", "Placed", float("inf")),))
     samples = [*healthy(), *shard("Stuck:All", 500, 600)]
