@@ -162,6 +162,10 @@ def _validate(out: Path, groups: tuple[str, ...]) -> int:
     if "kubernetes" in groups:
         results += validate.kubernetes_checks(out)
     results += validate.other_checks(out, groups)
+    if "kubernetes" in groups:
+        from critterops.generate import labcheck
+
+        results += labcheck.server_dry_run(out)
     failed = 0
     for result in results:
         if result.skipped:
