@@ -11,7 +11,8 @@ import pytest
 from critterops.commands._common import example_path
 from critterops.discover import discover
 from critterops.discover.csharp import syntax
-from critterops.discover.csharp.sagas import CodeIndex, saga_steps
+from critterops.discover.csharp.codeindex import CodeIndex
+from critterops.discover.csharp.sagas import saga_steps
 from critterops.model import Saga, System
 from critterops.model.sagas import SAGA_DEFAULT_LIMIT, saga_lifecycle, saga_limits
 from critterops.model.system import SagaStep

@@ -198,26 +198,15 @@ def _by_name(state: str, why: str) -> StateVerdict:
 
 def saga_limits(system: System, saga: Saga) -> tuple[tuple[StateLimit, ...], tuple[str, ...], bool]:
     """(rules, terminal states, whether the states came from the enum) for one saga: from its lifecycle
-    (:func:`saga_lifecycle`) when the code was read, else from the well-known names."""
+    (:func:`saga_lifecycle`) when the code was read, else from the well-known names (for the enum's
+    states, or the names themselves when the states are unknown)."""
     lifecycle = saga_lifecycle(system, saga)
-    if lifecycle is not None:
-        return _limits_from(lifecycle)
-    states = saga_states(system, saga)
-    known = states is not None
-    candidates = states if states is not None else (*SAGA_TERMINAL_STATES, *SAGA_WAITING_STATES)
-    terminal = tuple(s for s in candidates if s in SAGA_TERMINAL_STATES)
-    waiting = [s for s in candidates if s in SAGA_WAITING_STATES]
-    active = tuple(s for s in (states or ()) if s not in terminal and s not in waiting)
-    rules = [StateLimit(SAGA_DEFAULT_LIMIT, active, (*terminal, *waiting), default=True)]
-    by_limit: dict[str, list[str]] = {}
-    for state in waiting:
-        by_limit.setdefault(SAGA_WAITING_STATES[state], []).append(state)
-    for limit in sorted(by_limit, key=duration_seconds):
-        rules.append(StateLimit(limit, tuple(by_limit[limit])))
-    return tuple(rules), terminal, known
-
-
-def _limits_from(lifecycle: tuple[StateVerdict, ...]) -> tuple[tuple[StateLimit, ...], tuple[str, ...], bool]:
+    known = True
+    if lifecycle is None:
+        states = saga_states(system, saga)
+        known = states is not None
+        candidates = states if states is not None else (*SAGA_TERMINAL_STATES, *SAGA_WAITING_STATES)
+        lifecycle = tuple(_by_name(state, "the handlers were not read") for state in candidates)
     terminal = tuple(v.state for v in lifecycle if v.terminal)
     active = tuple(v.state for v in lifecycle if v.limit == SAGA_DEFAULT_LIMIT)
     others = tuple(v.state for v in lifecycle if v.limit is not None and v.limit != SAGA_DEFAULT_LIMIT)
@@ -228,7 +217,7 @@ def _limits_from(lifecycle: tuple[StateVerdict, ...]) -> tuple[tuple[StateLimit,
             by_limit.setdefault(verdict.limit, []).append(verdict.state)
     for limit in sorted(by_limit, key=duration_seconds):
         rules.append(StateLimit(limit, tuple(by_limit[limit])))
-    return tuple(rules), terminal, True
+    return tuple(rules), terminal, known
 
 
 def saga_state_limits(system: System) -> tuple[tuple[str, str, float], ...]:

@@ -36,111 +36,24 @@ Upstream (Wolverine ``V6.29.2``, JasperFx/wolverine): the method names ``Start``
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 
 from tree_sitter import Node
 
-from critterops.discover.csharp.syntax import (
-    TYPE_DECLARATIONS,
-    argument_nodes,
-    arguments,
-    captures,
-    line,
-    method_name,
-    text,
-)
+from critterops.discover.csharp.codeindex import CodeIndex, declaration_name, single_expression, type_members
+from critterops.discover.csharp.syntax import argument_nodes, arguments, captures, line, method_name, text
+from critterops.discover.csharp.syntax import receiver as receiver_of
+from critterops.discover.csharp.timespans import TimeSpans
+from critterops.discover.csharp.types import HANDLER_METHODS
 from critterops.model.system import SagaStep
 
-# Saga handler methods (Wolverine docs, guide/durability/sagas.md, "Method Conventions"); NotFound runs when
-# there is no saga, so it cannot change one.
-_CREATE = frozenset({"Start", "Starts", "StartAsync", "StartsAsync"})
-_HANDLE = frozenset(
-    {
-        "Handle",
-        "Handles",
-        "HandleAsync",
-        "HandlesAsync",
-        "Consume",
-        "Consumes",
-        "ConsumeAsync",
-        "ConsumesAsync",
-        "Orchestrate",
-        "Orchestrates",
-        "OrchestrateAsync",
-        "OrchestratesAsync",
-        "StartOrHandle",
-        "StartsOrHandles",
-        "StartOrHandleAsync",
-        "StartsOrHandlesAsync",
-    }
-)
-_SECONDS = {"Days": 86400.0, "Hours": 3600.0, "Minutes": 60.0, "Seconds": 1.0, "Milliseconds": 0.001}
+# Saga handler methods (Wolverine docs, guide/durability/sagas.md, "Method Conventions": every name also with
+# an Async suffix); NotFound runs when there is no saga, so it cannot change one.
+_NAMES = HANDLER_METHODS | {f"{name}Async" for name in HANDLER_METHODS if not name.endswith("Async")}
+_CREATE = frozenset(n for n in _NAMES if n.startswith(("Start", "Starts")) and "Or" not in n)
+_HANDLE = frozenset(_NAMES - _CREATE - {"NotFound", "NotFoundAsync"})
 _MAX_DEPTH = 4  # calls followed from a handler: handler -> decider -> predicate -> ...
-
-Files = Sequence[str]
-Root = Callable[[str], Node | None]
-Read = Callable[[str], bytes | None]
-
-
-class CodeIndex:
-    """The type declarations of one service's files, looked up by name on demand: a file is parsed only
-    when its bytes contain the name."""
-
-    def __init__(self, files: Files, read: Read, root: Root) -> None:
-        self._files = files
-        self._read = read
-        self._root = root
-        self._types: dict[str, list[tuple[str, Node]]] = {}
-
-    def types(self, name: str) -> list[tuple[str, Node]]:
-        """``(file, declaration)`` of every class, record, struct or interface called ``name``."""
-        if name not in self._types:
-            found: list[tuple[str, Node]] = []
-            needle = name.encode()
-            for rel in self._files:
-                data = self._read(rel)
-                root = self._root(rel) if data is not None and needle in data else None
-                if root is None:
-                    continue
-                query = " ".join(f"({kind}) @t" for kind in sorted(TYPE_DECLARATIONS))
-                found += [(rel, d) for d in captures(f"[{query}]", root, "t") if _name(d) == name]
-            self._types[name] = found
-        return self._types[name]
-
-    def members(self, type_name: str, member: str) -> list[tuple[str, Node]]:
-        """Methods, properties and fields named ``member`` of the types called ``type_name``."""
-        out: list[tuple[str, Node]] = []
-        for rel, decl in self.types(type_name):
-            out += [(rel, node) for node in _members(decl) if _name(node) == member]
-        return out
-
-    def files_with(self, needle: bytes) -> list[str]:
-        return [rel for rel in self._files if (data := self._read(rel)) is not None and needle in data]
-
-    def root(self, rel: str) -> Node | None:
-        return self._root(rel)
-
-
-def _name(node: Node) -> str:
-    if node.type == "variable_declarator" or node.type in TYPE_DECLARATIONS or node.type in _MEMBER_KINDS:
-        return text(node.child_by_field_name("name"))
-    return ""
-
-
-_MEMBER_KINDS = frozenset({"method_declaration", "property_declaration"})
-
-
-def _members(decl: Node) -> list[Node]:
-    body = decl.child_by_field_name("body")
-    out: list[Node] = []
-    for child in body.named_children if body is not None else ():
-        if child.type in _MEMBER_KINDS:
-            out.append(child)
-        elif child.type == "field_declaration":
-            out += captures("(variable_declarator) @v", child, "v")
-    return out
-
 
 # --- sets of states --------------------------------------------------------------------------------------------
 
@@ -230,6 +143,7 @@ class _Walker:
 
     def __init__(self, index: CodeIndex, saga: str, member: str, enum: str, states: tuple[str, ...]) -> None:
         self.index = index
+        self.spans = TimeSpans(index)
         self.saga = saga
         self.member = member
         self.enum = enum
@@ -246,7 +160,7 @@ class _Walker:
     # -- entry points ------------------------------------------------------------------------------------------
 
     def handler(self, rel: str, method: Node) -> None:
-        name = _name(method)
+        name = declaration_name(method)
         params = method.child_by_field_name("parameters")
         types = [p for p in (params.named_children if params is not None else ()) if p.type == "parameter"]
         self._handler = text(types[0].child_by_field_name("type")).rsplit(".", 1)[-1] if types else ""
@@ -267,8 +181,8 @@ class _Walker:
         state member's initializer."""
         self._handler = ""
         for rel, decl in self.index.types(self.saga):
-            for node in _members(decl):
-                if node.type == "property_declaration" and _name(node) == self.member:
+            for node in type_members(decl):
+                if node.type == "property_declaration" and declaration_name(node) == self.member:
                     value = node.child_by_field_name("value")
                     states = self._constants(value) if value is not None else ()
                     if value is not None and states:  # a saga created without setting it starts here
@@ -292,7 +206,11 @@ class _Walker:
         while cur is not None:
             if cur.type == "method_declaration":
                 owner = cur.parent.parent if cur.parent is not None else None
-                return owner is not None and _name(owner) == self.saga and _name(cur) in (_CREATE | _HANDLE)
+                return (
+                    owner is not None
+                    and declaration_name(owner) == self.saga
+                    and declaration_name(cur) in (_CREATE | _HANDLE)
+                )
             cur = cur.parent
         return False
 
@@ -351,7 +269,7 @@ class _Walker:
             for declarator in captures("(variable_declarator) @v", node, "v"):
                 value = declarator.named_children[-1] if len(declarator.named_children) > 1 else None
                 if value is not None:
-                    flow = self._local(_name(declarator), value, flow, env)
+                    flow = self._local(declaration_name(declarator), value, flow, env)
             return flow
         if kind in ("for_statement", "foreach_statement", "while_statement", "do_statement"):
             body = node.child_by_field_name("body")
@@ -485,22 +403,22 @@ class _Walker:
         """Steps of one call: the path after it, and the ids of the nodes it accounted for (the creation of
         the message it schedules)."""
         name, _ = method_name(call)
-        receiver = _receiver(call)
+        receiver = receiver_of(call)
         args = arguments(call)
         if name == "MarkCompleted" and (receiver is None or text(receiver) in ("this", *env.sagas)):
             self._emit("complete", flow, env.file, call)
             return replace(flow, live=frozenset()), set()  # what was entered on this path is deleted with it
         scheduled: tuple[Node | None, float | None] | None = None
         if name in ("Delay", "ScheduleAsync", "Schedule") and len(args) >= 2:
-            scheduled = (args[0], self._timespan(args[1], env) if name != "Schedule" else None)
+            scheduled = (args[0], self.spans.seconds(args[1], env.type_name) if name != "Schedule" else None)
         elif name == "DelayedFor" and receiver is not None and args:
-            scheduled = (receiver, self._timespan(args[0], env))
+            scheduled = (receiver, self.spans.seconds(args[0], env.type_name))
         elif name == "ScheduledAt" and receiver is not None:
             scheduled = (receiver, None)
         elif name in ("PublishAsync", "SendAsync") and len(args) >= 2 and args[1].type == "object_creation_expression":
             delay_node = _initializer_value(args[1], "ScheduleDelay")
             if delay_node is not None:
-                scheduled = (args[0], self._timespan(delay_node, env))
+                scheduled = (args[0], self.spans.seconds(delay_node, env.type_name))
         if scheduled is not None:
             message = self._message_type(scheduled[0], env)
             if not message:
@@ -533,7 +451,7 @@ class _Walker:
     def _callee(self, call: Node, env: _Env) -> tuple[str, str, Node] | None:
         """The method a call runs, when it is declared in the service: (file, declaring type, method)."""
         name, _ = method_name(call)
-        receiver = _receiver(call)
+        receiver = receiver_of(call)
         owner = env.type_name if receiver is None or text(receiver) in ("this", *env.sagas) else _short(text(receiver))
         if receiver is not None and text(receiver) in env.sagas:
             owner = self.saga
@@ -567,7 +485,7 @@ class _Walker:
         params = method.child_by_field_name("parameters")
         declared = [p for p in (params.named_children if params is not None else ()) if p.type == "parameter"]
         args = _argument_values(call)
-        if outer.sagas and (_receiver(call) is None or text(_receiver(call)) in ("this", *outer.sagas)):
+        if outer.sagas and (receiver_of(call) is None or text(receiver_of(call)) in ("this", *outer.sagas)):
             inner.sagas.add("this")
         for i, param in enumerate(declared):
             name = text(param.child_by_field_name("name"))
@@ -655,7 +573,7 @@ class _Walker:
     def _flag(self, node: Node, env: _Env) -> _Cond | None:
         """``decision.ShouldComplete``, ``decision.Status.HasValue``: true on the paths of the followed call
         whose returned record sets that member (to anything but ``false``/``null``)."""
-        chain = text(node).replace("?", "").split(".")
+        chain = _member_chain(node)
         if len(chain) < 2 or chain[0] not in env.results:
             return None
         member = chain[1]
@@ -697,7 +615,7 @@ class _Walker:
             self._bind(member, call, env, inner)
         elif owner == self.saga:
             inner.sagas.add("this")
-        expression = _single_expression(member)
+        expression = single_expression(member)
         if expression is None:
             return None
         self._stack.append(member.id)
@@ -760,7 +678,7 @@ class _Walker:
         if node.type == "identifier" and text(node) in env.creations:
             return _short(text(env.creations[text(node)].child_by_field_name("type")))
         if node.type == "invocation_expression":  # new X(...).WithGroupId(...) and the like
-            inner = _receiver(node)
+            inner = receiver_of(node)
             return self._message_type(inner, env)
         return ""
 
@@ -768,7 +686,7 @@ class _Walker:
         """(delay in seconds or None, True) when ``type_name`` derives from Wolverine's ``TimeoutMessage``."""
         if type_name not in self._timeouts:
             self._timeouts[type_name] = (None, False)
-            for rel, decl in self.index.types(type_name):
+            for _, decl in self.index.types(type_name):
                 for base in _base_nodes(decl):
                     name = _short(text(base.child_by_field_name("type")) or text(base).split("(", 1)[0])
                     if name != "TimeoutMessage":
@@ -778,97 +696,9 @@ class _Walker:
                         for a in captures("(argument) @a", base, "a")
                         if a.parent and a.parent.parent == base
                     ]
-                    env = _Env(rel, type_name)
-                    self._timeouts[type_name] = (self._timespan(args[0], env) if args else None, True)
+                    self._timeouts[type_name] = (self.spans.seconds(args[0], type_name) if args else None, True)
         delay, is_timeout = self._timeouts[type_name]
         return (delay, True) if is_timeout else None
-
-    def _timespan(self, node: Node, env: _Env, depth: int = 0) -> float | None:
-        """Seconds of a ``TimeSpan`` expression, or None when it is not a constant."""
-        if depth > _MAX_DEPTH:
-            return None
-        kind = node.type
-        if kind == "parenthesized_expression" and node.named_children:
-            return self._timespan(node.named_children[0], env, depth)
-        if kind == "invocation_expression":
-            name, _ = method_name(node)
-            receiver = _receiver(node)
-            args = arguments(node)
-            if receiver is not None and text(receiver) == "TimeSpan" and name.startswith("From") and len(args) == 1:
-                unit = _SECONDS.get(name.removeprefix("From"))
-                number = self._number(args[0], env, depth)
-                return number * unit if unit is not None and number is not None else None
-            if receiver is not None and name in _SECONDS and not args:  # JasperFx: 15.Minutes()
-                number = self._number(receiver, env, depth)
-                return number * _SECONDS[name] if number is not None else None
-            return None
-        if kind == "object_creation_expression" and _short(text(node.child_by_field_name("type"))) == "TimeSpan":
-            numbers = [self._number(a, env, depth) for a in arguments(node)]
-            if any(n is None for n in numbers) or len(numbers) not in (3, 4, 5):
-                return None
-            parts = [float(n) for n in numbers if n is not None]
-            scale = {3: (3600.0, 60.0, 1.0), 4: (86400.0, 3600.0, 60.0, 1.0), 5: (86400.0, 3600.0, 60.0, 1.0, 0.001)}
-            return sum(p * s for p, s in zip(parts, scale[len(parts)], strict=True))
-        if kind == "binary_expression" and text(node.child_by_field_name("operator")) in ("*", "+"):
-            left, right = node.child_by_field_name("left"), node.child_by_field_name("right")
-            if left is None or right is None:
-                return None
-            if text(node.child_by_field_name("operator")) == "+":
-                a, b = self._timespan(left, env, depth + 1), self._timespan(right, env, depth + 1)
-                return a + b if a is not None and b is not None else None
-            for span, factor in ((left, right), (right, left)):
-                seconds, number = self._timespan(span, env, depth + 1), self._number(factor, env, depth + 1)
-                if seconds is not None and number is not None:
-                    return seconds * number
-            return None
-        value = self._named_value(node, env)
-        return self._timespan(value[1], replace(env, file=value[0], type_name=value[2]), depth + 1) if value else None
-
-    def _number(self, node: Node, env: _Env, depth: int = 0) -> float | None:
-        kind = node.type
-        if kind in ("integer_literal", "real_literal"):
-            digits = text(node).replace("_", "").rstrip("dDfFmMlLuU")
-            try:
-                return float(int(digits, 0)) if kind == "integer_literal" else float(digits)
-            except ValueError:
-                return None
-        if kind == "parenthesized_expression" and node.named_children:
-            return self._number(node.named_children[0], env, depth)
-        if kind == "binary_expression" and depth < _MAX_DEPTH:
-            left, right = node.child_by_field_name("left"), node.child_by_field_name("right")
-            operator = text(node.child_by_field_name("operator"))
-            a = self._number(left, env, depth + 1) if left is not None else None
-            b = self._number(right, env, depth + 1) if right is not None else None
-            if a is None or b is None:
-                return None
-            return {"*": a * b, "+": a + b, "-": a - b}.get(operator)
-        if depth < _MAX_DEPTH:
-            value = self._named_value(node, env)
-            if value is not None:
-                return self._number(value[1], replace(env, file=value[0], type_name=value[2]), depth + 1)
-        return None
-
-    def _named_value(self, node: Node, env: _Env) -> tuple[str, Node, str] | None:
-        """What a constant, a static readonly field or an expression-bodied property named by ``node``
-        (``ReturnWindow``, ``Constants.PaymentTimeout``) is initialized with: (file, value, declaring type)."""
-        if node.type == "identifier":
-            owner, name = env.type_name, text(node)
-        elif node.type == "member_access_expression":
-            receiver = node.child_by_field_name("expression")
-            owner, name = _short(text(receiver)), text(node.child_by_field_name("name"))
-        else:
-            return None
-        for rel, member in self.index.members(owner, name):
-            if member.type == "variable_declarator" and len(member.named_children) > 1:
-                return rel, member.named_children[-1], owner
-            if member.type == "property_declaration":
-                value = member.child_by_field_name("value")
-                if value is not None:
-                    return rel, value, owner
-                expression = _single_expression(member)
-                if expression is not None:
-                    return rel, expression, owner
-        return None
 
     # -- steps -------------------------------------------------------------------------------------------------
 
@@ -946,11 +776,21 @@ def _short(name: str) -> str:
     return name.split("<", 1)[0].rsplit(".", 1)[-1].strip()
 
 
-def _receiver(call: Node) -> Node | None:
-    fn = call.child_by_field_name("function")
-    if fn is not None and fn.type == "member_access_expression":
-        return fn.child_by_field_name("expression")
-    return None
+def _member_chain(node: Node) -> list[str]:
+    """``decision.Status.HasValue`` (or ``decision.Status!.HasValue``) → the names in it; [] for anything else."""
+    names: list[str] = []
+    current: Node | None = node
+    while current is not None:
+        if current.type == "member_access_expression":
+            names.append(text(current.child_by_field_name("name")))
+            current = current.child_by_field_name("expression")
+        elif current.type == "postfix_unary_expression" and current.named_children:
+            current = current.named_children[0]
+        elif current.type == "identifier":
+            return [text(current), *reversed(names)]
+        else:
+            return []
+    return []
 
 
 def _argument_values(call: Node) -> list[Node]:
@@ -1003,40 +843,11 @@ def _initializer_owner(assignment: Node) -> Node | None:
     return cur
 
 
-def _single_expression(member: Node) -> Node | None:
-    """The expression an expression-bodied member (or one whose body is a single ``return``) returns."""
-    for child in member.named_children:
-        if child.type == "arrow_expression_clause" and child.named_children:
-            return child.named_children[0]
-    body = member.child_by_field_name("body")
-    if body is not None and body.type == "arrow_expression_clause" and body.named_children:
-        return body.named_children[0]
-    if body is not None and body.type == "block":
-        statements = [s for s in body.named_children if s.type != "comment"]
-        if len(statements) == 1 and statements[0].type == "return_statement" and statements[0].named_children:
-            return statements[0].named_children[0]
-    accessors = member.child_by_field_name("accessors")
-    if accessors is not None:
-        for accessor in accessors.named_children:
-            inner = _single_expression(accessor)
-            if inner is not None:
-                return inner
-    return None
-
-
 def _base_nodes(decl: Node) -> list[Node]:
     for child in decl.named_children:
         if child.type == "base_list":
             return [c for c in child.named_children if c.type != "argument_list"]
     return []
-
-
-def find_declaration(root: Node, name: str, at_line: int) -> Node | None:
-    """The class declaration ``name`` that starts on ``at_line`` (1-based) in a parsed file."""
-    for decl in captures("(class_declaration) @c", root, "c"):
-        if _name(decl) == name and line(decl) == at_line:
-            return decl
-    return None
 
 
 def saga_steps(
@@ -1051,12 +862,12 @@ def saga_steps(
     enum ``enum`` of members ``states``; () when the state is not such an enum (nothing to read)."""
     if not member or not enum or not states:
         return ()
-    walker = _Walker(index, _name(decl), member, enum, states)
-    for node in _members(decl):
-        if node.type == "method_declaration" and _name(node) in (_CREATE | _HANDLE):
+    walker = _Walker(index, declaration_name(decl), member, enum, states)
+    for node in type_members(decl):
+        if node.type == "method_declaration" and declaration_name(node) in (_CREATE | _HANDLE):
             walker.handler(rel, node)
     walker.creations()
     return tuple(walker.steps)
 
 
-__all__ = ["CodeIndex", "find_declaration", "saga_steps"]
+__all__ = ["saga_steps"]
