@@ -133,7 +133,6 @@ class _Env:
     sagas: set[str] = field(default_factory=set)
     states: set[str] = field(default_factory=set)
     results: dict[str, list[_Return]] = field(default_factory=dict)
-    creations: dict[str, Node] = field(default_factory=dict)  # local -> its `new X(...)`
     values: dict[str, Node] = field(default_factory=dict)  # local -> its initializer
     depth: int = 0
 
@@ -155,7 +154,7 @@ class _Walker:
         self._entries: dict[int, tuple[int, frozenset[str]]] = {}  # id -> (index in steps, runs_in)
         self._escaped: set[int] = set()
         self._stack: list[int] = []  # nodes being followed (no recursion)
-        self._timeouts: dict[str, tuple[float | None, bool]] = {}
+        self._timeouts: dict[str, tuple[bool, float | None]] = {}
 
     # -- entry points ------------------------------------------------------------------------------------------
 
@@ -369,9 +368,9 @@ class _Walker:
                         entry = self._emit("enter", flow, env.file, sub, states=states)
                         flow = replace(flow, live=flow.live | {entry})
                 else:
-                    delay = self._timeout_delay(type_name)
-                    if delay is not None:
-                        self._emit("schedule", flow, env.file, sub, message=type_name, delay_s=delay[0])
+                    is_timeout, delay = self._timeout(type_name)
+                    if is_timeout:
+                        self._emit("schedule", flow, env.file, sub, message=type_name, delay_s=delay)
         return flow
 
     def _assign(self, right: Node, flow: _Flow, env: _Env, where: Node) -> _Flow:
@@ -434,8 +433,6 @@ class _Walker:
         """``var x = <value>``: a followed call's results are kept for ``x.Status`` later."""
         inner = value.named_children[0] if value.type == "await_expression" and value.named_children else value
         env.values[name] = inner
-        if inner.type == "object_creation_expression":
-            env.creations[name] = inner
         if inner.type == "invocation_expression":
             target = self._callee(inner, env)
             if target is not None:
@@ -675,30 +672,25 @@ class _Walker:
             return ""
         if node.type == "object_creation_expression":
             return _short(text(node.child_by_field_name("type")))
-        if node.type == "identifier" and text(node) in env.creations:
-            return _short(text(env.creations[text(node)].child_by_field_name("type")))
+        if node.type == "identifier" and text(node) in env.values:  # var timeout = new X(...); Delay(timeout, ...)
+            return self._message_type(env.values[text(node)], replace(env, values={}))
         if node.type == "invocation_expression":  # new X(...).WithGroupId(...) and the like
             inner = receiver_of(node)
             return self._message_type(inner, env)
         return ""
 
-    def _timeout_delay(self, type_name: str) -> tuple[float | None, bool] | None:
-        """(delay in seconds or None, True) when ``type_name`` derives from Wolverine's ``TimeoutMessage``."""
+    def _timeout(self, type_name: str) -> tuple[bool, float | None]:
+        """Whether ``type_name`` derives from Wolverine's ``TimeoutMessage``, and the delay it passes to it."""
         if type_name not in self._timeouts:
-            self._timeouts[type_name] = (None, False)
+            self._timeouts[type_name] = (False, None)
             for _, decl in self.index.types(type_name):
                 for base in _base_nodes(decl):
-                    name = _short(text(base.child_by_field_name("type")) or text(base).split("(", 1)[0])
-                    if name != "TimeoutMessage":
+                    if _short(text(base.child_by_field_name("type"))) != "TimeoutMessage":
                         continue
-                    args = [
-                        a.named_children[-1]
-                        for a in captures("(argument) @a", base, "a")
-                        if a.parent and a.parent.parent == base
-                    ]
-                    self._timeouts[type_name] = (self.spans.seconds(args[0], type_name) if args else None, True)
-        delay, is_timeout = self._timeouts[type_name]
-        return (delay, True) if is_timeout else None
+                    given = base.named_children[-1] if base.named_children else None
+                    args = _argument_values_of(given) if given is not None and given.type == "argument_list" else []
+                    self._timeouts[type_name] = (True, self.spans.seconds(args[0], type_name) if args else None)
+        return self._timeouts[type_name]
 
     # -- steps -------------------------------------------------------------------------------------------------
 
@@ -796,6 +788,11 @@ def _member_chain(node: Node) -> list[str]:
 def _argument_values(call: Node) -> list[Node]:
     """Every argument's expression, ``this`` included (which :func:`arguments` leaves out: it is no named node)."""
     return [a.named_children[-1] if a.named_children else a for a in argument_nodes(call)]
+
+
+def _argument_values_of(argument_list: Node) -> list[Node]:
+    """The expressions of an ``argument_list`` (a base type's: ``TimeoutMessage(15.Minutes())``)."""
+    return [a.named_children[-1] for a in argument_list.named_children if a.type == "argument" and a.named_children]
 
 
 def _arity(method: Node) -> int:
