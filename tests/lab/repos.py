@@ -50,6 +50,9 @@ SOLUTION = """<Solution>
   <Folder Name="/Customer Portal/">
     <Project Path="src/Customer Portal/Portal.Web/Portal.Web.csproj" />
   </Folder>
+  <Folder Name="/Staff/">
+    <Project Path="src/Staff/Staff.Web/Staff.Web.csproj" />
+  </Folder>
   <Project Path="src/Shared/Kennel.Contracts/Kennel.Contracts.csproj" />
   <Project Path="src/Kennel.ServiceDefaults/Kennel.ServiceDefaults.csproj" />
 </Solution>
@@ -265,6 +268,29 @@ app.Run();
 """
 
 
+# A Blazor WebAssembly app, as CritterSupply's VendorPortal.Web: static files, the browser calls the API
+STAFF_CSPROJ = """<Project Sdk="Microsoft.NET.Sdk.BlazorWebAssembly">
+  <ItemGroup>
+    <PackageReference Include="Microsoft.AspNetCore.Components.WebAssembly" />
+  </ItemGroup>
+</Project>
+"""
+
+STAFF_PROGRAM = """using Microsoft.AspNetCore.Components.WebAssembly.Hosting;
+
+var builder = WebAssemblyHostBuilder.CreateDefault(args);
+
+// In Blazor WASM the base address defaults to the app's own URL: the billing API's comes from configuration
+var billingApiUrl = builder.Configuration["ApiClients:BillingApiUrl"] ?? "http://localhost:5420";
+builder.Services.AddHttpClient("BillingApi", client =>
+{
+    client.BaseAddress = new Uri(billingApiUrl);
+});
+
+await builder.Build().RunAsync();
+"""
+
+
 def _launch(port: int, name: str) -> str:
     return f"""{{
   "profiles": {{
@@ -324,6 +350,9 @@ def critter_conventions_repo(root: Path) -> Path:
         "src/Customer Portal/Portal.Web/Portal.Web.csproj": WEB.format(packages="", refs=defaults_ref),
         "src/Customer Portal/Portal.Web/Program.cs": PORTAL_PROGRAM,
         "src/Customer Portal/Portal.Web/Properties/launchSettings.json": _launch(5430, "Portal.Web"),
+        "src/Staff/Staff.Web/Staff.Web.csproj": STAFF_CSPROJ,
+        "src/Staff/Staff.Web/Program.cs": STAFF_PROGRAM,
+        "src/Staff/Staff.Web/Properties/launchSettings.json": _launch(5440, "Staff.Web"),
     }
     for rel, text in files.items():
         path = root / rel

@@ -19,7 +19,7 @@ import pytest
 
 from critterops.commands._common import example_path
 from critterops.discover import discover
-from critterops.model import System
+from critterops.model import Service, System
 
 from .kits import generate, render
 from .netpol import Edge, Peer, verdicts
@@ -38,7 +38,20 @@ def peers(docs: list[dict[str, Any]]) -> dict[str, Peer]:
         name = doc["metadata"]["name"]
         labels = {k: str(v) for k, v in doc["spec"]["template"]["metadata"]["labels"].items()}
         out[name] = Peer(name, NS, labels, f"10.244.1.{index + 10}")
-    system = next(iter(out.values())).labels.get("app.kubernetes.io/part-of", "")
+    # job pods (migrations) and the smoke-traffic pods of blue/green pre-promotion analyses, as rendered
+    for index, doc in enumerate(d for d in docs if d["kind"] == "Job"):
+        labels = {k: str(v) for k, v in doc["spec"]["template"]["metadata"]["labels"].items()}
+        out[f"job:{doc['metadata']['name']}"] = Peer(doc["metadata"]["name"], NS, labels, f"10.244.4.{index + 10}")
+    for index, doc in enumerate(d for d in docs if d["kind"] == "AnalysisTemplate"):
+        for metric in doc["spec"]["metrics"]:
+            job = metric.get("provider", {}).get("job")
+            if job:
+                labels = {k: str(v) for k, v in job["spec"]["template"]["metadata"]["labels"].items()}
+                owner = doc["metadata"]["name"].removesuffix("-smoke")
+                out[f"smoke:{owner}"] = Peer(f"{owner}-smoke", NS, labels, f"10.244.5.{index + 10}")
+    system = next(iter(d for d in docs if d["kind"] in ("Rollout", "Deployment")))["metadata"]["labels"].get(
+        "app.kubernetes.io/part-of", ""
+    )
     # the collector and the exporter labelled as the kit labels what it deploys
     ours = {"app.kubernetes.io/part-of": system}
     for name, ns, labels in (
@@ -52,6 +65,10 @@ def peers(docs: list[dict[str, Any]]) -> dict[str, Peer]:
     return out
 
 
+def _static(service: Service) -> bool:
+    return (service.sdk or "").lower().endswith("blazorwebassembly")
+
+
 def required_edges(system: System, pods: dict[str, Peer], managed: Peer | None) -> list[Edge]:
     """What the running system needs, from the model. ``managed``: the address of a managed database and
     broker (production), or None when they run in the namespace (dev)."""
@@ -60,6 +77,19 @@ def required_edges(system: System, pods: dict[str, Peer], managed: Peer | None) 
     edges: list[Edge] = []
     for service in system.services:
         me = pods[service.name]
+        if _static(service):
+            # a WebAssembly app is files: the browser fetches them through the ingress controller, and the
+            # browser (through the ingress controller too) calls the APIs it names
+            edges.append(Edge(pods["ingress-nginx"], me, APP_PORT, port_name="http", why="static site via ingress"))
+            for call in service.http_calls:
+                if call.target and call.target in pods:
+                    edges.append(
+                        Edge(pods["ingress-nginx"], pods[call.target], APP_PORT, port_name="http", why="browser API")
+                    )
+            continue
+        smoke = pods.get(f"smoke:{service.name}")
+        if smoke:
+            edges.append(Edge(smoke, me, APP_PORT, port_name="http", why="smoke traffic to the preview"))
         for call in service.http_calls:
             if call.target and call.target in pods:
                 edges.append(Edge(me, pods[call.target], APP_PORT, port_name="http", why=f"HTTP client {call.client}"))
@@ -72,6 +102,9 @@ def required_edges(system: System, pods: dict[str, Peer], managed: Peer | None) 
         edges.append(Edge(me, pods["kube-dns"], 53, "TCP", why="DNS"))
         if service.kind == "web":
             edges.append(Edge(pods["ingress-nginx"], me, APP_PORT, port_name="http", why="browser via ingress"))
+    for name, job in pods.items():
+        if name.startswith("job:") and postgres:
+            edges.append(Edge(job, postgres, 5432, port_name="postgres", why="migration job"))
     edges.append(Edge(pods["prometheus"], pods["otel-collector"], 8889, why="scrape collector"))
     edges.append(Edge(pods["prometheus"], pods["critterops-exporter"], 9180, why="scrape exporter"))
     if postgres:
@@ -85,8 +118,9 @@ def required_edges(system: System, pods: dict[str, Peer], managed: Peer | None) 
 
 def forbidden_edges(system: System, pods: dict[str, Peer]) -> list[Edge]:
     """A sample of what must stay closed."""
-    calls = {(s.name, c.target) for s in system.services for c in s.http_calls}
+    calls = {(s.name, c.target) for s in system.services for c in s.http_calls if not _static(s)}
     http = [s.name for s in system.services if s.kind in ("api", "web")]
+    browser = {c.target for s in system.services if _static(s) for c in s.http_calls}
     edges = [
         Edge(pods[a.name], pods[b], APP_PORT, port_name="http", why="no such call")
         for a in system.services
@@ -99,8 +133,23 @@ def forbidden_edges(system: System, pods: dict[str, Peer]) -> list[Edge]:
     edges += [
         Edge(pods["ingress-nginx"], pods[s.name], APP_PORT, port_name="http", why="ingress to an internal API")
         for s in system.services
-        if s.kind == "api"
+        if s.kind == "api" and s.name not in browser
     ]
+    # a static front end's pods call nothing: its HTTP clients run in the browser
+    edges += [
+        Edge(pods[s.name], pods[c.target], APP_PORT, port_name="http", why="static pods make no calls")
+        for s in system.services
+        if _static(s)
+        for c in s.http_calls
+        if c.target in pods
+    ]
+    edges += [
+        Edge(smoke, pods[other], APP_PORT, port_name="http", why="smoke traffic reaches only its service")
+        for name, smoke in pods.items()
+        if name.startswith("smoke:")
+        for other in http
+        if other != name.removeprefix("smoke:")
+    ][:6]
     edges += [
         Edge(pods[s.name], pods["critterops-exporter"], 9180, why="only Prometheus scrapes the exporter")
         for s in system.services
