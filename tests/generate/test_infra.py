@@ -491,3 +491,12 @@ def _port_open(port: int) -> bool:
     with socket.socket() as sock:
         sock.settimeout(0.3)
         return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def test_wolverines_own_postgresql_persistence_defaults_to_the_wolverine_schema() -> None:
+    """PersistMessagesWithPostgresql(conn) without a schema keeps envelopes in "wolverine"
+    (PostgresqlBackedPersistence.cs, V6.29.2), not in public or Marten's schema."""
+    own = Service("a", "a.csproj", "A", "api", schema="orders", wolverine=WolverineConfig(message_storage="postgresql"))
+    marten = Service("b", "b.csproj", "B", "api", schema="orders", wolverine=WolverineConfig(message_storage="marten"))
+    named = replace(own, wolverine=WolverineConfig(message_storage="postgresql", message_schema="envelopes"))
+    assert [message_schema(s) for s in (own, marten, named)] == ["wolverine", "orders", "envelopes"]

@@ -12,9 +12,16 @@ def events_schema(service: Service) -> str:
 
 
 def message_schema(service: Service) -> str:
-    """Where Wolverine's envelope tables live: its own schema, else Marten's, else ``public``."""
-    if service.wolverine is not None and service.wolverine.message_schema:
-        return service.wolverine.message_schema
+    """Where Wolverine's envelope tables live: the schema the code names; else, for PostgreSQL persistence
+    of its own (``PersistMessagesWithPostgresql`` without a schema), ``wolverine``
+    (``EnvelopeStorageSchemaName = settings.MessageStorageSchemaName ?? "wolverine"``,
+    src/Persistence/Wolverine.Postgresql/PostgresqlBackedPersistence.cs, V6.29.2); else, integrated with
+    Marten, Marten's schema (MartenIntegration), else ``public``."""
+    w = service.wolverine
+    if w is not None and w.message_schema:
+        return w.message_schema
+    if w is not None and w.message_storage == "postgresql":
+        return "wolverine"
     return service.schema or "public"
 
 
