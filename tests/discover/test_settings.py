@@ -13,7 +13,14 @@ import pytest
 
 from critterops.discover import discover
 from critterops.discover.csharp import syntax
-from critterops.discover.csharp.configreads import ConfigFacts, mask, read_configuration, secret_name
+from critterops.discover.csharp.configreads import (
+    CONFIG_MARKERS,
+    ConfigFacts,
+    looks_like_configuration,
+    mask,
+    read_configuration,
+    secret_name,
+)
 from critterops.discover.csharp.values import Scope
 from critterops.model import Service, System
 from critterops.report.markdown import system_markdown
@@ -655,3 +662,17 @@ def test_reports_show_the_settings(write_repo: WriteRepo) -> None:
         "| (secret) | src/Identity.Api/Program.cs:3 |" in markdown
     )
     assert "Password=app" not in markdown
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        *[pytest.param(b"x " + marker + b" y", True, id=marker.decode()) for marker in CONFIG_MARKERS],
+        pytest.param(b"if (dict.TryGetValue(key, out var v)) {}", False, id="try-get-value"),
+        pytest.param(b"modelBuilder.ApplyConfigurationsFromAssembly(typeof(Db).Assembly);", False, id="ef-configs"),
+        pytest.param(b"class OrderConfiguration : IEntityTypeConfiguration<Order> {}", False, id="ef-entity-config"),
+    ],
+)
+def test_marker_filter(source: bytes, expected: bool) -> None:
+    """Files are parsed for configuration only when they hold a marker (the filter is a factored regex)."""
+    assert looks_like_configuration(source) is expected

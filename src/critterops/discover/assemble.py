@@ -97,6 +97,7 @@ class Context:
     apphost: AppHostInfo = field(default_factory=AppHostInfo)
     shared_methods: dict[str, list[tuple[str, Node]]] = field(default_factory=dict)
     config_methods: configkeys.SharedCode | None = None  # shared methods that read configuration
+    appsettings: dict[str, dict[str, str]] = field(default_factory=dict)  # flattened, by path
 
     def parse(self, rel: str) -> ParsedFile | None:
         if rel in self.parsed:
@@ -203,13 +204,19 @@ def _parse_sources(ctx: Context) -> None:
                 ctx.shared_methods.setdefault(name, []).append((rel, method))
 
 
+def _appsettings(ctx: Context, rel: str) -> dict[str, str]:
+    """A flattened appsettings file, read once (the wiring's scope and the settings' defaults use it)."""
+    if rel not in ctx.appsettings:
+        ctx.appsettings[rel] = settings.read_appsettings(ctx.tree, rel) if ctx.tree.exists(rel) else {}
+    return ctx.appsettings[rel]
+
+
 def _service_config(ctx: Context, project_dir: str) -> dict[str, str]:
     config: dict[str, str] = {}
     for name in ("appsettings.json", "appsettings.Development.json"):
         rel = posixpath.join(project_dir, name) if project_dir else name
-        if ctx.tree.exists(rel):
-            for key, value in settings.read_appsettings(ctx.tree, rel).items():
-                config.setdefault(key, value)
+        for key, value in _appsettings(ctx, rel).items():
+            config.setdefault(key, value)
     return config
 
 
@@ -506,7 +513,7 @@ def _service_settings(
     projects = set(ctx.apphost.projects.values())
     found, warnings = configkeys.service_settings(
         configkeys.gather(sources, ctx.config_methods, scope),
-        defaults=settings.read_appsettings(ctx.tree, appsettings) if ctx.tree.exists(appsettings) else {},
+        defaults=_appsettings(ctx, appsettings),
         values=lambda key: local.get(key.replace(":", "__").lower()),
         infra=configkeys.infrastructure(ctx.compose, ctx.apphost),
         find_type=lambda name: _find_type(ctx, files, name),

@@ -35,7 +35,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from tree_sitter import Node
+from tree_sitter import Node, QueryCursor
 
 from critterops.discover.csharp.syntax import (
     arguments,
@@ -44,6 +44,7 @@ from critterops.discover.csharp.syntax import (
     chain,
     line,
     method_name,
+    query,
     receiver,
     short_type,
     text,
@@ -250,21 +251,26 @@ class _Reader:
         return None
 
     def uses_of(self, declarator: Node, value: Node) -> Iterator[Node]:
-        """The identifiers that read the local variable ``declarator`` declares (initialized to ``value``)."""
+        """The identifiers that read the local variable ``declarator`` declares (initialized to ``value``).
+
+        Only the rest of the declaring block is searched, for that one name: a variable in an
+        ``AddHttpClient`` lambda costs a few lines, not the whole ``Program.cs``."""
         name_node = declarator.child_by_field_name("name")
         block = declaring_block(value)
-        if name_node is None or block is None or not _IDENTIFIER.match(text(name_node)):
+        name = text(name_node)
+        if name_node is None or block is None or not _IDENTIFIER.match(name):
             return
-        query = f'((identifier) @i (#eq? @i "{text(name_node)}"))'
-        for ident in captures(query, block, "i"):
+        cursor = QueryCursor(query(f'((identifier) @i (#eq? @i "{name}"))'))
+        cursor.set_byte_range(value.end_byte, block.end_byte)
+        for ident in sorted(cursor.captures(block).get("i", []), key=lambda n: n.start_byte):
             parent = ident.parent
             if (
                 parent is not None
                 and parent.type == "member_access_expression"
                 and parent.child_by_field_name("name") == ident
             ):
-                continue  # x.Name is a member, not a use of a variable Name
-            if ident.start_byte > value.end_byte and self.scope.local_initializer(ident) == value:
+                continue  # x.Name is a member, not the variable Name
+            if self.scope.local_initializer(ident) == value:
                 yield ident
 
     # --- where a value goes ---------------------------------------------------------------
@@ -473,6 +479,8 @@ class _Reader:
         if not called:
             return
         self.facts.invoked.add(called)
+        if called not in _CALLS and "IConnectionFactory" not in generics:
+            return
         args = arguments(call)
         rec = receiver(call)
         if called == "GetConnectionString" and args:
@@ -613,9 +621,11 @@ class _Reader:
     def check_assignment(self, node: Node) -> None:
         left = node.child_by_field_name("left")
         right = node.child_by_field_name("right")
-        if left is None or right is None:
+        if left is None or right is None or left.text is None:
             return
-        target = text(left).rsplit(".", 1)[-1]
+        target = left.text.rsplit(b".", 1)[-1].decode("utf-8", errors="replace")
+        if target not in URL_PROPERTIES and target not in _HARD_CODED_BROKER_PROPERTIES:
+            return
         if target in URL_PROPERTIES:
             value = self.static_value(right)
             if value is None:
@@ -671,6 +681,27 @@ class _Reader:
 
     def hard_coded(self, node: Node, what: str, fix: str) -> None:
         self.facts.hard_coded.append((line(node), f"{what}: read it from configuration: {fix}"))
+
+
+# every call visit_invocation looks at beyond recording its name
+_CALLS = frozenset(
+    {
+        "GetConnectionString",
+        "GetValue",
+        "GetRequiredValue",
+        "GetSection",
+        "GetRequiredSection",
+        "BindConfiguration",
+        "Configure",
+        "Get",
+        "Bind",
+        "GetEnvironmentVariable",
+        *NAMED_CONNECTIONS,
+        *ASPIRE_CLIENTS,
+        *BROKER_CALLS,
+        *DATABASE_CALLS,
+    }
+)
 
 
 def _typed_names(root: Node) -> dict[str, str]:
@@ -784,13 +815,15 @@ def read_configuration(root: Node, file: str, scope: Scope) -> ConfigFacts:
 
 # Bytes a file must contain to be worth reading for configuration (a cheap filter before parsing).
 CONFIG_MARKERS = (
-    b"Configuration",
-    b"configuration",
-    b"config[",
-    b"Config[",
+    b"IConfiguration",
+    b"ConfigurationManager",
+    b".Configuration",  # builder.Configuration, context.Configuration
+    b"onfiguration[",
+    b"onfig[",
     b"GetConnectionString",
     b"GetSection",
-    b"GetValue",
+    b".GetValue<",
+    b".GetValue(",
     b"GetEnvironmentVariable",
     b"BindConfiguration",
     b"BaseAddress",
@@ -822,7 +855,27 @@ CONFIG_MARKERS = (
     b"UsePubsub",
     b"UseRedisTransport",
 )
-_CONFIG_RE = re.compile(b"|".join(re.escape(m) for m in CONFIG_MARKERS))
+
+
+def _trie(words: list[bytes]) -> bytes:
+    """One alternation with common prefixes factored out (``Add(?:Kafka|Marten)``): Python's regex
+    engine then tries far fewer alternatives per position, about twice as fast as a flat ``a|b|c``."""
+    groups: dict[bytes, list[bytes]] = {}
+    ends = False
+    for word in sorted(set(words)):
+        if word:
+            groups.setdefault(word[:1], []).append(word[1:])
+        else:
+            ends = True
+    parts = [
+        re.escape(first) + (b"(?:" + _trie(rest) + b")" if len(rest) > 1 else re.escape(rest[0]))
+        for first, rest in groups.items()
+    ]
+    alternation = b"|".join(parts)
+    return b"(?:" + alternation + b")?" if ends else alternation
+
+
+_CONFIG_RE = re.compile(_trie(list(CONFIG_MARKERS)))
 
 
 def looks_like_configuration(data: bytes) -> bool:

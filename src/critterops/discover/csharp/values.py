@@ -113,12 +113,17 @@ class Scope:
     config: dict[str, str] = field(default_factory=dict)
     locals: dict[str, list[Node]] = field(default_factory=dict)
     config_keys: list[str] = field(default_factory=list)
+    locals_root: Node | None = None  # locals not collected yet: collect them under this node on first use
 
     def with_locals(self, root: Node) -> Scope:
-        return Scope(self.constants, self.config, collect_locals(root), [])
+        """This scope with the local variables under ``root``, collected when a name is first looked up
+        (most handler files never evaluate one)."""
+        return Scope(self.constants, self.config, {}, [], root)
 
     def local_initializer(self, use: Node) -> Node | None:
         """The initializer of the local variable an identifier refers to, if it is one."""
+        if self.locals_root is not None:
+            self.locals, self.locals_root = collect_locals(self.locals_root), None
         initializers = self.locals.get(text(use))
         return visible_initializer(initializers, use) if initializers else None
 
