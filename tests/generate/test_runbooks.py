@@ -125,7 +125,8 @@ def test_diagnosis_queries_the_services_own_tables() -> None:
 
     saga = pages["runbooks/SagaStuckInState.md"]
     assert "FROM orders.mt_doc_order GROUP BY 1 ORDER BY 1;" in saga and "data->>'Status'" in saga
-    assert "- 31d: `Delivered`" in saga and "`PaymentAuthorized`" in saga
+    assert "- 20m: `Placed`" in saga and "`PaymentAuthorized`" in saga
+    assert "- never: `Delivered`, `PaymentFailed`, `OutOfStock`, `Cancelled`" in saga
     orphaned = pages["runbooks/WolverineEnvelopesOrphaned.md"]
     assert "UPDATE payments.wolverine_outgoing_envelopes SET owner_id = 0" in orphaned
     assert "-- storage release" in orphaned and 'dotnet run --project "src/Payments/Payments.Api"' in orphaned
