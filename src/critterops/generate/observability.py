@@ -198,8 +198,9 @@ def _readme(ctx: KitContext, found: list[Alert]) -> str:
             "",
             "Find the indexes with `yq '.spec.groups[].rules[] | [.alert, .expr]' prometheus/prometheus-rule.yaml`. "
             "For a plain Prometheus, keep your own rule file next to `alerts.yaml` and silence the generated rule in "
-            "Alertmanager. State names come from `SAGA_TERMINAL_STATES` and `SAGA_WAITING_STATES` in "
-            "`critterops.generate.observability`.",
+            "Alertmanager. The limits come from each saga's code: a state every handler ends with `MarkCompleted()` "
+            "(or that no handler leaves) is terminal, a state left only by a scheduled timeout waits for the delay "
+            "plus slack; where the code says nothing, the well-known names in `critterops.model.sagas` decide.",
         ]
     broken = wolverine_meter_services(ctx.system)
     if broken:
