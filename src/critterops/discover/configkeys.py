@@ -28,6 +28,7 @@ from critterops.model import Location, ScanWarning, Setting, TypeInfo
 # the stronger use of a key wins when it is read in several places
 _RANK = {"broker": 0, "connection-string": 1, "http-base-url": 2, "key": 3, "section": 4, "aspire-reference": 5}
 _LOCAL = frozenset({"localhost", "127.0.0.1", "::1", "host.docker.internal", "0.0.0.0"})
+_CLASS_NAME = re.compile(r"^(?!(?:string|int|long|bool|double|decimal|float|object)$)[A-Za-z_][\w.]*$")
 _HOST_KEYS = frozenset({"hostname", "host", "server", "bootstrapservers", "address"})
 # Wolverine connects a bare UseRabbitMq() to localhost unless an IConnectionFactory is registered:
 # ``ConnectionFactory ??= runtime.Services.GetService<IConnectionFactory>() as ConnectionFactory ??
@@ -176,7 +177,10 @@ def _options_keys(
     section: str, type_name: str, defaults: dict[str, str], find_type: Callable[[str], TypeInfo | None], depth: int
 ) -> list[Setting]:
     """The keys an options class binds: ``Jwt:SigningKey`` for ``JwtSettings.SigningKey`` bound to ``Jwt``."""
-    info = find_type(type_name.rstrip("?"))
+    name = type_name.rstrip("?")
+    if not _CLASS_NAME.match(name):  # string[], List<string>, int: nothing to expand
+        return []
+    info = find_type(name)
     if info is None or depth > 3 or info.kind not in ("class", "record", "struct"):
         return []
     out: list[Setting] = []

@@ -33,9 +33,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import cache
 from urllib.parse import urlsplit
 
-from tree_sitter import Node, QueryCursor
+from tree_sitter import Node
 
 from critterops.discover.csharp.syntax import (
     arguments,
@@ -44,7 +45,6 @@ from critterops.discover.csharp.syntax import (
     chain,
     line,
     method_name,
-    query,
     receiver,
     short_type,
     text,
@@ -140,7 +140,6 @@ _STOP = frozenset(
         "compilation_unit",
     }
 )
-_IDENTIFIER = re.compile(r"^@?\w+$")
 _UNKNOWN = "\0"  # a section whose path cannot be known statically
 _VALUE = "\0value"  # section.Value: the section's own key is read, not the section
 # the end of a key's last segment that marks a credential: SigningKey, ClientSecret, RefreshToken, ...
@@ -213,6 +212,7 @@ class _Reader:
         self.scope = scope.with_locals(root)
         self.facts = ConfigFacts(file)
         self.typed = _typed_names(root)
+        self._source: bytes | None = None
 
     # --- where configuration comes from ---------------------------------------------------
 
@@ -253,16 +253,21 @@ class _Reader:
     def uses_of(self, declarator: Node, value: Node) -> Iterator[Node]:
         """The identifiers that read the local variable ``declarator`` declares (initialized to ``value``).
 
-        Only the rest of the declaring block is searched, for that one name: a variable in an
-        ``AddHttpClient`` lambda costs a few lines, not the whole ``Program.cs``."""
+        The rest of the declaring block is searched for the name's bytes and each hit is mapped back
+        to its syntax node (an identifier, not a word in a string or a comment): far cheaper than a
+        query over every identifier of a ``Program.cs``."""
         name_node = declarator.child_by_field_name("name")
         block = declaring_block(value)
-        name = text(name_node)
-        if name_node is None or block is None or not _IDENTIFIER.match(name):
+        name = name_node.text if name_node is not None else None
+        if not name or block is None:
             return
-        cursor = QueryCursor(query(f'((identifier) @i (#eq? @i "{name}"))'))
-        cursor.set_byte_range(value.end_byte, block.end_byte)
-        for ident in sorted(cursor.captures(block).get("i", []), key=lambda n: n.start_byte):
+        if self._source is None:
+            self._source = self.root.text or b""
+        base = self.root.start_byte
+        for hit in _word(name).finditer(self._source, value.end_byte - base, block.end_byte - base):
+            ident = self.root.descendant_for_byte_range(base + hit.start(), base + hit.end())
+            if ident is None or ident.type != "identifier":
+                continue
             parent = ident.parent
             if (
                 parent is not None
@@ -702,6 +707,12 @@ _CALLS = frozenset(
         *DATABASE_CALLS,
     }
 )
+
+
+@cache
+def _word(name: bytes) -> re.Pattern[bytes]:
+    """The name as a whole word (``url`` in ``new Uri(url)``, not in ``urls``)."""
+    return re.compile(rb"(?<![\w@])" + re.escape(name) + rb"(?!\w)")
 
 
 def _typed_names(root: Node) -> dict[str, str]:
