@@ -13,14 +13,8 @@ import pytest
 
 from critterops.discover import discover
 from critterops.discover.csharp import syntax
-from critterops.discover.csharp.configreads import (
-    CONFIG_MARKERS,
-    ConfigFacts,
-    looks_like_configuration,
-    mask,
-    read_configuration,
-    secret_name,
-)
+from critterops.discover.csharp.configreads import ConfigFacts, read_configuration
+from critterops.discover.csharp.configvocab import CONFIG_MARKERS, looks_like_configuration, mask, secret_name
 from critterops.discover.csharp.values import Scope
 from critterops.model import Service, System
 from critterops.report.markdown import system_markdown

@@ -24,7 +24,7 @@ from critterops.discover import configkeys, dockerfiles, msbuild, settings
 from critterops.discover.apphost import AppHostInfo, project_type_name, read_apphost
 from critterops.discover.csharp import syntax
 from critterops.discover.csharp.codeindex import CodeIndex, find_declaration
-from critterops.discover.csharp.configreads import looks_like_configuration
+from critterops.discover.csharp.configvocab import looks_like_configuration
 from critterops.discover.csharp.sagas import saga_steps
 from critterops.discover.csharp.types import (
     TypeDecl,

@@ -20,7 +20,8 @@ from tree_sitter import Node
 
 from critterops.discover import compose as compose_mod
 from critterops.discover.apphost import AppHostInfo
-from critterops.discover.csharp.configreads import ConfigFacts, ConfigRead, read_configuration, secret_name
+from critterops.discover.csharp.configreads import ConfigFacts, ConfigRead, read_configuration
+from critterops.discover.csharp.configvocab import secret_name
 from critterops.discover.csharp.values import Scope
 from critterops.discover.settings import connection_database
 from critterops.model import Location, ScanWarning, Setting, TypeInfo
