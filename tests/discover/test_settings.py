@@ -670,3 +670,31 @@ def test_reports_show_the_settings(write_repo: WriteRepo) -> None:
 def test_marker_filter(source: bytes, expected: bool) -> None:
     """Files are parsed for configuration only when they hold a marker (the filter is a factored regex)."""
     assert looks_like_configuration(source) is expected
+
+
+def test_blazor_webassembly_reads_wwwroot_appsettings(write_repo: WriteRepo) -> None:
+    """A Blazor WebAssembly app's configuration comes from wwwroot/appsettings.json (read by the browser)."""
+    root = write_repo(
+        {
+            "src/Orders.Api/Orders.Api.csproj": web_csproj(),
+            "src/Orders.Api/Program.cs": "var app = WebApplication.CreateBuilder(args).Build();",
+            "src/Admin/Admin.csproj": '<Project Sdk="Microsoft.NET.Sdk.BlazorWebAssembly"></Project>',
+            "src/Admin/Program.cs": """
+var builder = WebAssemblyHostBuilder.CreateDefault(args);
+var ordersUrl = builder.Configuration["ApiClients:OrdersApiUrl"] ?? "http://localhost:5101";
+builder.Services.AddHttpClient("OrdersApi", client => client.BaseAddress = new Uri(ordersUrl));
+""",
+            "src/Admin/wwwroot/appsettings.json": '{"ApiClients": {"OrdersApiUrl": "https://orders.example.com"}}',
+        }
+    )
+    assert rows(discover(root).service("admin")) == {
+        (
+            "ApiClients:OrdersApiUrl",
+            "http-base-url",
+            "Configuration[]",
+            "orders-api",
+            False,
+            "https://orders.example.com",
+            False,
+        )
+    }

@@ -507,7 +507,10 @@ def _service_settings(
         parsed = ctx.parse(rel) if data is not None and looks_like_configuration(data) else None
         if parsed is not None:
             sources.append((rel, parsed.tree.root_node))
-    appsettings = posixpath.join(project.directory, "appsettings.json") if project.directory else "appsettings.json"
+    # a Blazor WebAssembly app reads its configuration in the browser, from wwwroot/appsettings.json
+    # (learn.microsoft.com/aspnet/core/blazor/fundamentals/configuration)
+    browser = (project.sdk or "").lower() == "microsoft.net.sdk.blazorwebassembly"
+    appsettings = posixpath.join(project.directory, *(["wwwroot"] if browser else []), "appsettings.json")
     local = {k.lower().replace(":", "__"): v for k, v in scope.config.items()}  # appsettings(.Development).json
     local.update({k.lower(): v for k, v in (compose_svc.environment if compose_svc else {}).items()})  # compose wins
     projects = set(ctx.apphost.projects.values())
