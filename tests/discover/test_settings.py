@@ -404,7 +404,7 @@ def test_wolverine_broker_connections(write_repo: WriteRepo) -> None:
         ("RabbitMQ:password", "broker", "Configuration[]", "broker", True, None, False),
         ("Kafka:BootstrapServers", "broker", "Configuration[]", "kafka", False, None, False),
     }
-    assert not [w for w in warnings(system) if "written in code" in w or "UseRabbitMq()" in w]
+    assert not [w for w in warnings(system) if "written in code" in w or "UseRabbitMq" in w]
 
 
 OPTIONS: dict[str, str | bytes] = {
@@ -554,7 +554,7 @@ def test_aspire_apphost(write_repo: WriteRepo) -> None:
         ("services:orders:http:0", "aspire-reference", "WithReference", "orders-api", False, None, False),
     }
     # AddRabbitMQClient registers the IConnectionFactory a bare UseRabbitMq() uses
-    assert not [w for w in warnings(system) if "UseRabbitMq()" in w]
+    assert not [w for w in warnings(system) if "UseRabbitMq" in w]
 
 
 HARD_CODED: dict[str, str | bytes] = {
@@ -574,12 +574,27 @@ builder.Services.AddHttpClient<OrdersClient>(c => c.BaseAddress = new Uri("http:
     "src/Worker/Program.cs": """
 builder.Host.UseWolverine(opts => opts.UseRabbitMq().AutoProvision());
 """,
+    "src/Stock/Stock.csproj": web_csproj(),
+    "src/Stock/Program.cs": """
+builder.Host.UseWolverine(opts =>
+{
+    opts.ListenToRabbitQueue("stock-requests");
+});
+""",
+    "src/Audit/Audit.csproj": web_csproj(),
+    "src/Audit/Program.cs": """
+builder.Host.UseWolverine(opts =>
+{
+    opts.UseRabbitMq(factory => factory.HostName = Hosts.Broker());
+    opts.ListenToRabbitQueue("audit");
+});
+""",
 }
 
 
 def test_hard_coded_values_are_reported(write_repo: WriteRepo) -> None:
     system = discover(write_repo(HARD_CODED))
-    found = [w for w in warnings(system) if "written in code" in w or "UseRabbitMq()" in w]
+    found = [w for w in warnings(system) if "written in code" in w or "UseRabbitMq" in w]
     assert found == [
         "src/Legacy/Program.cs:4 Connection is given the connection string "
         "'Host=localhost;Database=legacy;Username=app;Password=***', written in code: read it from "
@@ -589,6 +604,10 @@ def test_hard_coded_values_are_reported(write_repo: WriteRepo) -> None:
         '(or UseRabbitMqUsingNamedConnection("rabbitmq"))',
         "src/Legacy/Program.cs:10 HTTP client OrdersClient's base address is 'http://localhost:5231', written in "
         'code: read it from configuration: builder.Configuration["ApiClients:OrdersUrl"]',
+        # the transport exists as soon as a queue is listened to: RabbitMqTransport.ConnectAsync defaults to localhost
+        "src/Stock/Program.cs:4 listens to or sends on RabbitMQ but never says where the broker is (no "
+        "UseRabbitMq...): Wolverine then connects to localhost:5672: read it from configuration: "
+        'UseRabbitMqUsingNamedConnection("rabbitmq"), which reads ConnectionStrings:rabbitmq',
         "src/Worker/Program.cs:2 UseRabbitMq() names no broker: Wolverine then connects to localhost:5672 (no "
         'IConnectionFactory is registered): read it from configuration: UseRabbitMqUsingNamedConnection("rabbitmq"), '
         "which reads ConnectionStrings:rabbitmq",

@@ -497,6 +497,7 @@ def _service_settings(
     project: msbuild.CsProject,
     compose_svc: compose_mod.ComposeService | None,
     aspire_name: str | None,
+    wiring: Wiring,
 ) -> tuple[Setting, ...]:
     """Every configuration key the service's code reads (see :mod:`critterops.discover.configkeys`)."""
     if ctx.config_methods is None:
@@ -514,6 +515,8 @@ def _service_settings(
     local = {k.lower().replace(":", "__"): v for k, v in scope.config.items()}  # appsettings(.Development).json
     local.update({k.lower(): v for k, v in (compose_svc.environment if compose_svc else {}).items()})  # compose wins
     projects = set(ctx.apphost.projects.values())
+    rabbit = [x.location for x in wiring.listens if x.transport == "rabbitmq"]
+    rabbit += [x.location for x in wiring.publishes if x.transport == "rabbitmq"]
     found, warnings = configkeys.service_settings(
         configkeys.gather(sources, ctx.config_methods, scope),
         defaults=_appsettings(ctx, appsettings),
@@ -521,6 +524,7 @@ def _service_settings(
         infra=configkeys.infrastructure(ctx.compose, ctx.apphost),
         find_type=lambda name: _find_type(ctx, files, name),
         references=[(r, r in projects) for r in ctx.apphost.references.get(aspire_name or "", [])],
+        rabbit_at=next((loc for loc in rabbit if loc is not None), None),
     )
     for warning in warnings:
         ctx.tree.warn(warning.file, warning.message, warning.line)
@@ -768,7 +772,7 @@ def _build_service(ctx: Context, path: str, name: str) -> Service:
         aspire_name=aspire_name,
         aspire_references=tuple(sorted(ctx.apphost.references.get(aspire_name or "", []))),
         command_line=wiring.command_line,
-        settings=_service_settings(ctx, files, scope, project, compose_svc, aspire_name),
+        settings=_service_settings(ctx, files, scope, project, compose_svc, aspire_name, wiring),
     )
     return service
 

@@ -40,6 +40,12 @@ BARE_RABBIT = (
     'registered): read it from configuration: UseRabbitMqUsingNamedConnection("rabbitmq"), which reads '
     "ConnectionStrings:rabbitmq"
 )
+# the same default when the code listens to or sends on RabbitMQ and never calls UseRabbitMq at all
+NO_RABBIT = (
+    "listens to or sends on RabbitMQ but never says where the broker is (no UseRabbitMq...): Wolverine then "
+    'connects to localhost:5672: read it from configuration: UseRabbitMqUsingNamedConnection("rabbitmq"), which '
+    "reads ConnectionStrings:rabbitmq"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,13 +112,15 @@ def service_settings(
     infra: list[Infra],
     find_type: Callable[[str], TypeInfo | None],
     references: Sequence[tuple[str, bool]] = (),
+    rabbit_at: Location | None = None,
 ) -> tuple[tuple[Setting, ...], list[ScanWarning]]:
     """The settings of one service and the warnings about what it hard-codes or cannot resolve.
 
     ``defaults`` is the project's flattened ``appsettings.json``; ``values(key)`` the value the
     service would see where it runs locally (compose environment first, then appsettings), used to
     find the infrastructure a connection points at; ``references`` the AppHost's ``WithReference``
-    targets as ``(resource, is a project)``.
+    targets as ``(resource, is a project)``; ``rabbit_at`` where the service first listens to or sends on
+    RabbitMQ, if it does.
     """
     lowered = {k.lower(): v for k, v in defaults.items()}
     merged: dict[str, Setting] = {}
@@ -140,6 +148,9 @@ def service_settings(
         warnings += [ScanWarning(fact.file, message, line) for line, message in fact.hard_coded + fact.unresolved]
     if not any(f.connection_factory for f in facts):
         warnings += [ScanWarning(f.file, BARE_RABBIT, line) for f in facts for line in f.bare_rabbit]
+        configured = any(f.rabbit_connection or f.bare_rabbit for f in facts)
+        if rabbit_at is not None and not configured:
+            warnings.append(ScanWarning(rabbit_at.file, NO_RABBIT, rabbit_at.line))
     for resource, is_project in references:
         if is_project:  # service discovery: services:{name}:http:0 (aspire.dev, fundamentals/environment-variables)
             add(Setting(f"services:{resource}:http:0", "aspire-reference", "WithReference", resource))

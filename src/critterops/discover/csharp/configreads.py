@@ -91,6 +91,7 @@ class ConfigFacts:
     unresolved: list[tuple[int, str]] = field(default_factory=list)
     bare_rabbit: list[int] = field(default_factory=list)  # UseRabbitMq() with no connection settings
     connection_factory: bool = False  # an IConnectionFactory is registered (Aspire's RabbitMQ client, DI)
+    rabbit_connection: bool = False  # UseRabbitMq(...) or AddNamedRabbitMqBroker(...) says where the broker is
     invoked: set[str] = field(default_factory=set)
 
 
@@ -467,6 +468,8 @@ class _Reader:
         if called == "UseRabbitMq" and not args:
             self.facts.bare_rabbit.append(line(call))
         else:
+            if BROKER_CALLS.get(called) == "rabbitmq":
+                self.facts.rabbit_connection = True
             self.facts.hard_coded += hardcoded.call_findings(call, called, args, self.static_value)
 
     # --- hard-coded values ----------------------------------------------------------------
