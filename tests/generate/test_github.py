@@ -471,3 +471,32 @@ def test_github_enterprise_calls_reusable_workflows_with_dot_slash(tmp_path: Pat
     assert actionlint.returncode == 0, actionlint.stdout
     plain = "\n".join(github_files(gh_context(example_path()), OUT).values())
     assert "uses: $/.github/workflows/deploy.yml" in plain and "ignore[self-repository]" not in plain
+
+
+@pytest.mark.parametrize(
+    ("registry", "permission", "secret"),
+    [
+        ("ghcr.io/acme/pawmart", {"packages": "write"}, "${{ secrets.GITHUB_TOKEN }}"),
+        ("123456789012.dkr.ecr.eu-west-1.amazonaws.com/pawmart", {"id-token": "write"}, None),
+        ("registry.example.com/pawmart", {}, "${{ secrets.REGISTRY_PASSWORD }}"),
+    ],
+    ids=["ghcr", "ecr", "other"],
+)
+def test_registry_login_matches_the_registry(registry: str, permission: dict[str, str], secret: str | None) -> None:
+    """GITHUB_TOKEN only for ghcr.io (issue 12.10): ECR by OIDC, any other registry by stored secrets."""
+    ctx = dataclasses.replace(gh_context(example_path()), registry=registry)
+    files = github_files(ctx, OUT)
+    image = yaml.safe_load(files[".github/workflows/images.yml"])["jobs"]["image"]
+    assert image["permissions"] == {"contents": "read", **permission}
+    text = files[".github/workflows/images.yml"]
+    if secret is None:
+        login = next(s for s in image["steps"] if s["name"] == "Log in to the registry")
+        assert "aws ecr get-login-password --region eu-west-1" in login["run"]
+        assert "GITHUB_TOKEN" not in text and "aws-access-key-id" not in text
+    else:
+        login = next(s for s in image["steps"] if s["name"] == "Log in to the registry")
+        assert login["with"]["password"] == secret and login["with"]["registry"] == registry.split("/")[0]
+        if "ghcr" not in registry:
+            assert "GITHUB_TOKEN" not in text
+    assert f"IMAGE: {registry}/${{{{ matrix.image }}}}:${{{{ github.sha }}}}" in text
+    assert max(len(line) for line in text.splitlines()) <= 160, "yamllint's line length"

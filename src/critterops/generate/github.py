@@ -397,19 +397,21 @@ def _registry_login(ctx: KitContext) -> list[dict[str, Any]]:
     ]
 
 
-def _registry_note(ctx: KitContext) -> str:
+def _registry_note(ctx: KitContext) -> list[str]:
+    """Header lines (each under the line-length limit) saying how the images job logs in."""
     kind = registry_kind(ctx)
     if kind == "ghcr":
-        return f"The registry is {ctx.registry}; GHCR accepts the job's GITHUB_TOKEN (packages: write)."
+        return [f"The registry is {ctx.registry}; GHCR accepts the job's GITHUB_TOKEN (packages: write)."]
     if kind == "ecr":
-        return (
-            f"The registry is {ctx.registry} (ECR): the job assumes vars.AWS_IMAGES_ROLE_ARN with OIDC "
-            "(ecr:GetAuthorizationToken and push rights on the repositories), no stored keys."
-        )
-    return (
-        f"The registry is {ctx.registry}: set the repository variable REGISTRY_USERNAME and the secret "
-        "REGISTRY_PASSWORD (a token that may push)."
-    )
+        return [
+            f"The registry is {ctx.registry} (ECR).",
+            "The job assumes vars.AWS_IMAGES_ROLE_ARN with OIDC (ecr:GetAuthorizationToken and push rights",
+            "on the repositories), no stored keys.",
+        ]
+    return [
+        f"The registry is {ctx.registry}.",
+        "Set the repository variable REGISTRY_USERNAME and the secret REGISTRY_PASSWORD (a token that may push).",
+    ]
 
 
 def _images(ctx: KitContext, out_prefix: str) -> str:
@@ -477,7 +479,7 @@ def _images(ctx: KitContext, out_prefix: str) -> str:
         "One image per service (and one with the EF Core migration bundles where a migration Job runs them),",
         "tagged with the full commit SHA (immutable, never latest): the tag the overlays and deploy.yml pull.",
         "Each image is scanned before it is pushed, so a vulnerable image never reaches the registry.",
-        _registry_note(ctx),
+        *_registry_note(ctx),
         "No build cache: a workflow that publishes images must not restore state that a pull request",
         "could have written (cache poisoning).",
     )
