@@ -61,6 +61,7 @@ from critterops.generate.kubernetes import (
     container_security,
     labels,
     pod_security,
+    policy_document,
     selector,
     waivers,
 )
@@ -326,17 +327,7 @@ def _service(ctx: KitContext, name: str, ports: list[tuple[str, int]]) -> dict[s
 
 
 def _network_policy(ctx: KitContext, name: str, ingress: list[dict[str, Any]]) -> dict[str, Any]:
-    return {
-        "apiVersion": "networking.k8s.io/v1",
-        "kind": "NetworkPolicy",
-        "metadata": {"name": name, "labels": labels(ctx, name, "infrastructure")},
-        "spec": {
-            "podSelector": {"matchLabels": selector(name)},
-            "policyTypes": ["Ingress", "Egress"],
-            "ingress": ingress,
-            "egress": [],
-        },
-    }
+    return policy_document(ctx, name, ingress, [], "infrastructure")
 
 
 def _from_system(ctx: KitContext) -> dict[str, Any]:

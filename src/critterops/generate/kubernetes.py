@@ -361,18 +361,8 @@ def smoke_template(ctx: KitContext, service: Service) -> dict[str, Any]:
 
 def smoke_policy(ctx: KitContext, service: Service) -> dict[str, Any]:
     """The smoke pods may reach the service's pods on its HTTP port and nothing else (DNS: allow-dns)."""
-    smoke = f"{service.name}-smoke"
-    return {
-        "apiVersion": "networking.k8s.io/v1",
-        "kind": "NetworkPolicy",
-        "metadata": {"name": smoke, "labels": labels(ctx, smoke, "smoke")},
-        "spec": {
-            "podSelector": {"matchLabels": selector(smoke)},
-            "policyTypes": ["Ingress", "Egress"],
-            "ingress": [],
-            "egress": [{"to": [{"podSelector": {"matchLabels": selector(service.name)}}], "ports": _tcp(PORT)}],
-        },
-    }
+    egress = [{"to": [{"podSelector": {"matchLabels": selector(service.name)}}], "ports": _tcp(PORT)}]
+    return policy_document(ctx, f"{service.name}-smoke", [], egress, "smoke")
 
 
 def ingress(ctx: KitContext, service: Service) -> dict[str, Any]:
@@ -756,11 +746,18 @@ EXPORTER_NAME = "critterops-exporter"
 COLLECTOR_NAME = "otel-collector"
 
 
-def _policy(ctx: KitContext, name: str, ingress: list[dict[str, Any]], egress: list[dict[str, Any]]) -> dict[str, Any]:
+def policy_document(
+    ctx: KitContext,
+    name: str,
+    ingress: list[dict[str, Any]],
+    egress: list[dict[str, Any]],
+    component: str = "network",
+) -> dict[str, Any]:
+    """A NetworkPolicy for the pods named ``name`` (``app.kubernetes.io/name``), both directions governed."""
     return {
         "apiVersion": "networking.k8s.io/v1",
         "kind": "NetworkPolicy",
-        "metadata": {"name": name, "labels": labels(ctx, name, "network")},
+        "metadata": {"name": name, "labels": labels(ctx, name, component)},
         "spec": {
             "podSelector": {"matchLabels": {"app.kubernetes.io/name": name}},
             "policyTypes": ["Ingress", "Egress"],
@@ -782,7 +779,7 @@ def _observability_policies(ctx: KitContext) -> list[dict[str, Any]]:
     outside the namespace. The exporter is scraped by Prometheus and reads PostgreSQL and RabbitMQ's
     management API (overlays with managed services add their addresses, as for the services)."""
     app = {"podSelector": {"matchLabels": {"app.kubernetes.io/part-of": ctx.name}}}
-    collector = _policy(
+    collector = policy_document(
         ctx,
         COLLECTOR_NAME,
         [
@@ -797,7 +794,7 @@ def _observability_policies(ctx: KitContext) -> list[dict[str, Any]]:
             egress.append(
                 {"to": [{"podSelector": {"matchLabels": {"app.kubernetes.io/name": kind}}}], "ports": _tcp(*ports)}
             )
-    exporter = _policy(ctx, EXPORTER_NAME, [{"from": [_FROM_MONITORING], "ports": _tcp(EXPORTER_PORT)}], egress)
+    exporter = policy_document(ctx, EXPORTER_NAME, [{"from": [_FROM_MONITORING], "ports": _tcp(EXPORTER_PORT)}], egress)
     return [collector, exporter]
 
 
