@@ -53,7 +53,7 @@ def test_diagram_is_mermaid(capsys: pytest.CaptureFixture[str]) -> None:
 def test_text_output(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["scan", "--example"]) == 0
     out = capsys.readouterr().out
-    assert "5 services, 13 flows" in out
+    assert "5 services, 13 message flows, 14 message contracts, 1 saga," in out
     assert "fulfillment-worker" in out and "HotCold" in out
 
 

@@ -6,6 +6,7 @@ from typing import Any
 
 from critterops.model import RISK_SCHEMA, Finding, Location, RiskReport, ServiceRisk
 from critterops.report.plain import plain
+from critterops.report.summary import plural
 
 LEVEL_MARK = {"high": "🔴 high", "medium": "🟠 medium", "low": "🟢 low"}
 
@@ -102,7 +103,8 @@ def _range(report: RiskReport) -> str:
 
 
 def risk_text(report: RiskReport, verbose: bool = False) -> str:
-    lines = [f"Risk of {_range(report)}: {len(report.commits) or 'no'} scored commit(s), {report.files_changed} files"]
+    commits = plural(len(report.commits), "scored commit") if report.commits else "no scored commits"
+    lines = [f"Risk of {_range(report)}: {commits}, {plural(report.files_changed, 'file')}"]
     if report.range_probability is not None:
         lines.append(f"Model: P(the range needs a fix) = {report.range_probability:.2f} ({report.model})")
     if not report.deploy:

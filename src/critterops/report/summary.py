@@ -74,6 +74,25 @@ def flow_rows(system: System) -> list[tuple[str, str, str, str]]:
     ]
 
 
+def plural(count: int, noun: str, many: str | None = None) -> str:
+    """``1 saga``, ``2 sagas``: reports never print "1 sagas"."""
+    return f"{count} {noun if count == 1 else (many or noun + 's')}"
+
+
+def count_line(system: System, services: str = "service") -> str:
+    """The one-line census shared by the text and Markdown reports."""
+    c = counts(system)
+    return ", ".join(
+        (
+            plural(c["services"], services),
+            plural(c["flows"], "message flow"),
+            plural(c["contracts"], "message contract"),
+            plural(c["sagas"], "saga"),
+            plural(c["async projections"], "async projection"),
+        )
+    )
+
+
 def counts(system: System) -> dict[str, int]:
     return {
         "services": len(system.services),

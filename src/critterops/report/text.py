@@ -9,20 +9,17 @@ from critterops.model import System
 from critterops.report.summary import (
     SERVICE_COLUMNS,
     SETTING_COLUMNS,
-    counts,
+    count_line,
     flow_rows,
     other_transports,
+    plural,
     service_row,
     setting_rows,
 )
 
 
 def print_system(system: System, console: Console, verbose: bool = False) -> None:
-    c = counts(system)
-    console.print(
-        f"[bold]{system.root}[/bold]: {c['services']} services, {c['flows']} flows, {c['contracts']} contracts, "
-        f"{c['sagas']} sagas, {c['async projections']} async projections"
-    )
+    console.print(f"[bold]{system.root}[/bold]: {count_line(system)}")
     table = Table(*SERVICE_COLUMNS, title="Services", title_justify="left", show_lines=False)
     for s in system.services:
         table.add_row(*service_row(s))
@@ -47,10 +44,12 @@ def print_system(system: System, console: Console, verbose: bool = False) -> Non
             keys.add_row(*setting)
         console.print(keys)
     elif settings:
-        console.print(f"{len(settings)} configuration keys read by the services (use --verbose or --format json)")
+        console.print(
+            f"{plural(len(settings), 'configuration key')} read by the services (use --verbose or --format json)"
+        )
     if system.warnings:
         shown = system.warnings if verbose else system.warnings[:15]
-        console.print(f"[yellow]{len(system.warnings)} warning(s)[/yellow]")
+        console.print(f"[yellow]{plural(len(system.warnings), 'warning')}[/yellow]")
         for w in shown:
             where = f"{w.file}:{w.line}" if w.line else w.file
             console.print(f"  [yellow]![/yellow] {where}: {w.message}", soft_wrap=True, highlight=False)
