@@ -32,10 +32,18 @@ def add_parser(sub: Any) -> None:
             "automatically and a good one promoted. Needs haproxy (apt-get install haproxy)."
         ),
     )
-    parser.add_argument("--format", choices=("text", "json"), default="text")
+    parser.add_argument(
+        "--format", choices=("text", "json"), default="text", help="text (default) or a JSON summary at the end"
+    )
     parser.add_argument("--rps", type=float, default=80.0, help="synthetic load, requests/s (default 80)")
     parser.add_argument("--faulty-error-rate", type=float, default=0.12, help="5xx rate of the bad version (0.12)")
-    parser.add_argument("--judge", choices=("sequential", "mann-whitney", "threshold"), default="sequential")
+    parser.add_argument(
+        "--judge",
+        choices=("sequential", "mann-whitney", "threshold"),
+        default="sequential",
+        help="how the canary is judged against the stable version: sequential (default; an anytime-valid test "
+        "of error rates with a latency guard), mann-whitney (Kayenta's judge) or threshold (fixed limits)",
+    )
 
 
 def _app(version: str, error_rate: float, seed: int) -> str:

@@ -32,13 +32,24 @@ def add_parser(sub: Any) -> None:
     parser.add_argument("--service", help="service name (a DNS label)")
     parser.add_argument("--stable", help="command that runs the current version (it must listen on $PORT)")
     parser.add_argument("--canary", help="command that runs the new version (it must listen on $PORT)")
-    parser.add_argument("--strategy", choices=("canary", "bluegreen", "rolling"), default=None)
+    parser.add_argument(
+        "--strategy",
+        choices=("canary", "bluegreen", "rolling"),
+        default=None,
+        help="how the new version takes traffic (default: the plan's choice with --plan, else canary)",
+    )
     parser.add_argument(
         "--steps", help="canary weights in percent, e.g. 10,25,50,100 (default from the plan or 10,25,50,100)"
     )
     parser.add_argument("--pause", default="30s", help="pause after each weight change (default 30s)")
     parser.add_argument("--interval", default="10s", help="analysis interval: one look per interval (default 10s)")
-    parser.add_argument("--judge", choices=("sequential", "mann-whitney", "threshold"), default="sequential")
+    parser.add_argument(
+        "--judge",
+        choices=("sequential", "mann-whitney", "threshold"),
+        default="sequential",
+        help="how the canary is judged against the stable version: sequential (default; an anytime-valid test "
+        "of error rates with a latency guard), mann-whitney (Kayenta's judge) or threshold (fixed limits)",
+    )
     parser.add_argument(
         "--approval", action="store_true", help="wait for `critterops deploy promote` before full promotion"
     )
@@ -56,7 +67,7 @@ def add_parser(sub: Any) -> None:
     parser.add_argument("--health-path", default="/health", help="health endpoint of both versions (default /health)")
     parser.add_argument("--listen-port", type=int, default=0, help="HAProxy's loopback port (default: a free one)")
     parser.add_argument("--state-dir", type=Path, help="state folder (default .critterops/deploy)")
-    parser.add_argument("--format", choices=("text", "json"), default="text")
+    parser.add_argument("--format", choices=("text", "json"), default="text", help="output format (default: text)")
 
 
 def seconds(text: str, flag: str) -> float:

@@ -8,7 +8,7 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
-from critterops.commands._common import FORMATS, add_range_arguments, print_json
+from critterops.commands._common import FORMATS, add_range_arguments, nothing_to_compare, print_json
 from critterops.commands.risk import _scorer, resolve_range
 
 
@@ -44,6 +44,9 @@ def run(args: argparse.Namespace) -> int:
                 sys.stdout.write(explain_policy(policy).rstrip("\n") + "\n")
             return 0
         root, base, head = resolve_range(args, stack)
+        if not args.example and (empty := nothing_to_compare(root, base, head, "plan")):
+            print(empty, file=sys.stderr)
+            return 0
         policy = load_policy(root, args.policy)
         policy.environment(args.env)  # fail fast on an unknown environment
         from critterops.change.assess import assess_with_systems

@@ -8,7 +8,13 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
-from critterops.commands._common import FORMATS, add_range_arguments, check_range_arguments, print_json
+from critterops.commands._common import (
+    FORMATS,
+    add_range_arguments,
+    check_range_arguments,
+    nothing_to_compare,
+    print_json,
+)
 from critterops.errors import EXIT_FINDINGS
 
 
@@ -56,6 +62,9 @@ def run(args: argparse.Namespace) -> int:
         root, base, head = resolve_range(args, stack)
         if args.history:
             return _history(root, args)
+        if not args.example and (empty := nothing_to_compare(root, base, head, "risk")):
+            print(empty, file=sys.stderr)
+            return 0
         policy = load_policy(root, None if args.example else args.policy)
         levels = Levels(policy.risk.medium, policy.risk.high)
         report = assess(root, base, head, levels, scorer=None if args.no_model else _scorer())
