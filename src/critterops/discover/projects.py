@@ -8,6 +8,7 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 
+from critterops.discover.csharp.types import HANDLER_METHODS
 from critterops.discover.files import SourceTree
 from critterops.discover.msbuild import CsProject
 
@@ -19,7 +20,31 @@ HOSTED_MARKERS = (
     b"CreateBuilder(",
     b"HostBuilder",
 )
-_CONTRACT_NAME = re.compile(r"contract|message|integration|events|shared\.?kernel|abstractions", re.IGNORECASE)
+# What makes a shared library a message-contracts project is how its types are used, not its name: a
+# Wolverine handler takes one as its first parameter (HandlerChain.Handle/Handles/Consume/Consumes and the
+# saga names, JasperFx/wolverine V6.29.2 src/Wolverine/Runtime/Handlers/HandlerChain.cs), or a bus sends it
+# (IMessageBus.PublishAsync/SendAsync/InvokeAsync/ScheduleAsync, src/Wolverine/IMessageBus.cs), or a
+# handler cascades it through OutgoingMessages.Add.
+_HANDLER_NAMES = sorted(HANDLER_METHODS | {f"{n}Async" for n in HANDLER_METHODS if not n.endswith("Async")})
+_HANDLED = re.compile(
+    rb"\b(?:" + "|".join(_HANDLER_NAMES).encode() + rb")\s*\(\s*(?:\[[^\]]*\]\s*)?(?:[\w.]+\.)?([A-Z]\w*)\s+\w"
+)
+_SENT = re.compile(
+    rb"\b(?:PublishAsync|SendAsync|InvokeAsync|InvokeForTenantAsync|ScheduleAsync|BroadcastToTopicAsync|"
+    rb"SendToTopicAsync|PublishMessage|SendMessage)\s*(?:<\s*(?:[\w.]+\.)?([A-Z]\w*)|\(\s*new\s+(?:[\w.]+\.)?([A-Z]\w*))"
+)
+_CASCADED = re.compile(rb"\.Add\(\s*new\s+(?:[\w.]+\.)?([A-Z]\w*)")
+_DECLARED = re.compile(
+    rb"\bpublic\s+(?:(?:sealed|abstract|partial|readonly)\s+)*(?:record\s+struct|record\s+class|record|class|struct)"
+    rb"\s+([A-Z]\w*)"
+)
+# the last dotted parts of a project name that say which layer it is, not which module
+_LAYERS = frozenset(
+    {
+        "api", "web", "host", "worker", "service", "domain", "application", "infrastructure", "core",
+        "handlers", "endpoints", "persistence", "data", "module", "server", "client", "ui",
+    }
+)  # fmt: skip
 _SRC_DIRS = {"src", "source", "services", "apps", "app", "backend", "service"}
 
 
@@ -133,12 +158,10 @@ def build_graph(tree: SourceTree, projects: dict[str, CsProject]) -> ProjectGrap
         for lib in graph.closure[service]:
             users[lib].add(service)
     for lib, used_by in users.items():
-        if graph.roles[lib] not in ("library",):
-            continue
-        if len(used_by) > 1:
+        if graph.roles[lib] == "library" and len(used_by) > 1:
             graph.shared.add(lib)
-            if _CONTRACT_NAME.search(projects[lib].name):
-                graph.roles[lib] = "contracts"
+    for lib in _message_contracts(tree, graph, files_by_project):
+        graph.roles[lib] = "contracts"
     for service in graph.services():
         owned = [service]
         for lib in sorted(graph.closure[service]):
@@ -146,6 +169,84 @@ def build_graph(tree: SourceTree, projects: dict[str, CsProject]) -> ProjectGrap
                 owned.append(lib)
         graph.owned[service] = owned
     return graph
+
+
+def common_prefix(names: list[str]) -> str:
+    """The dotted prefix every project name shares (``Acme.Shop.`` for ``Acme.Shop.Orders.Api`` and
+    ``Acme.Shop.Billing``): a repository-wide namespace, never a module or bounded context."""
+    split = [n.split(".") for n in names]
+    if len(split) < 2:
+        return ""
+    prefix: list[str] = []
+    for parts in zip(*split, strict=False):
+        if len(set(parts)) != 1:
+            break
+        prefix.append(parts[0])
+    # every name must keep a part of its own
+    prefix = prefix[: min(len(p) for p in split) - 1]
+    return ".".join(prefix) + "." if prefix else ""
+
+
+def module_of(name: str, prefix: str = "") -> str:
+    """The module a project belongs to by its name: the repository-wide prefix and the layer parts
+    dropped (``Acme.Shop.Orders.Api`` → ``Orders``; ``Orders.Domain`` → ``Orders``)."""
+    rest = name[len(prefix) :] if prefix and name.startswith(prefix) else name
+    parts = [p for p in rest.split(".") if p]
+    while len(parts) > 1 and parts[-1].lower() in _LAYERS:
+        parts.pop()
+    return parts[0] if parts else name
+
+
+def _message_uses(data: bytes) -> set[str]:
+    used = {m.group(1).decode() for m in _HANDLED.finditer(data)}
+    used |= {(m.group(1) or m.group(2)).decode() for m in _SENT.finditer(data)}
+    if b"OutgoingMessages" in data:
+        used |= {m.group(1).decode() for m in _CASCADED.finditer(data)}
+    return used
+
+
+def _message_contracts(tree: SourceTree, graph: ProjectGraph, files: dict[str, list[str]]) -> list[str]:
+    """Libraries whose public types travel as messages between several modules: handled or sent by
+    the code of at least two modules (services, or the modules of one host), one of them handling.
+
+    A module is a project name without the repository-wide prefix and the layer parts, so a service's
+    ``Orders.Api`` and ``Orders`` projects are one user and a modular monolith's ``Orders`` and
+    ``Shipping`` modules are two."""
+    candidates = [p for p, role in graph.roles.items() if role == "library"]
+    if not candidates:
+        return []
+    prefix = common_prefix([p.name for p in graph.projects.values() if not p.is_test])
+    uses: dict[str, set[str]] = {}
+    handled: dict[str, set[str]] = {}
+    for path, role in graph.roles.items():
+        if role in ("test", "tool", "apphost"):
+            continue
+        for rel in files.get(path, []):
+            if rel.endswith(".cs"):
+                data = tree.read_bytes(rel) or b""
+                uses.setdefault(path, set()).update(_message_uses(data))
+                handled.setdefault(path, set()).update(m.group(1).decode() for m in _HANDLED.finditer(data))
+    out: list[str] = []
+    for lib in sorted(candidates):
+        declared: set[str] = set()
+        for rel in files.get(lib, []):
+            if rel.endswith(".cs"):
+                declared |= {m.group(1).decode() for m in _DECLARED.finditer(tree.read_bytes(rel) or b"")}
+        if not declared:
+            continue
+        own = module_of(graph.projects[lib].name, prefix)
+        modules: set[str] = set()
+        handlers = False
+        for user, used in uses.items():
+            if user == lib or lib not in graph.closure.get(user, set()) or not (used & declared):
+                continue
+            module = module_of(graph.projects[user].name, prefix)
+            if module != own:
+                modules.add(module)
+                handlers = handlers or bool(handled.get(user, set()) & declared)
+        if len(modules) > 1 and handlers:
+            out.append(lib)
+    return out
 
 
 def bounded_context(project_path: str) -> str:
