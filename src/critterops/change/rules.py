@@ -41,6 +41,13 @@ DESTRUCTIVE_OPS = frozenset(
     }
 )
 _SAGA_SAFE = frozenset({"required-member-added", "member-made-required", "optional-member-added"})
+# An inline projection "will be updated in the same transaction as the events being captured" (JasperFx V2.54.0
+# src/JasperFx.Events/Projections/ProjectionLifecycle.cs, Inline; only Async runs in the async daemon): it has no
+# progression row and nothing catches it up after a deploy.
+_INLINE_NOTE = (
+    "inline: no progression row and no daemon catch-up; documents already stored keep the old shape until "
+    "rebuilt (`projections rebuild --projection {name}`) or until their stream gets a new event"
+)
 _MITIGATIONS = (b"MapEventType", b"Upcast", b"Upcaster", b"EventUpcaster")
 
 
@@ -159,6 +166,33 @@ class Rules:
                 out.add(name)
         return out
 
+    def _referencing(self, diff: TypeDiff, candidates: set[str]) -> set[str]:
+        """The candidate services whose projects reference the shared project that declares the type:
+        a contract appended as an event is declared outside every service."""
+        shape = diff.head or diff.base
+        assert shape is not None
+        out: set[str] = set()
+        for system in (self.base, self.head):
+            projects = {p.path: p for p in system.projects}
+            folders = {posixpath.dirname(path) + "/": path for path in projects}
+            holders = [path for folder, path in folders.items() if shape.decl.info.file.startswith(folder)]
+            declaring = max(holders, key=len) if holders else None
+            for name in candidates:
+                service = system.service(name)
+                if service is None or declaring is None:
+                    continue
+                seen: set[str] = set()
+                todo = list(service.source_projects)
+                while todo:
+                    current = todo.pop()
+                    if current in seen or current not in projects:
+                        continue
+                    seen.add(current)
+                    todo += projects[current].references
+                if declaring in seen:
+                    out.add(name)
+        return out
+
     def _mitigation(self) -> Location | None:
         base_hits = sum(d.count(m) for d in self.change.base_source.values() for m in _MITIGATIONS)
         for path, data in sorted(self.change.head_source.items()):
@@ -169,8 +203,11 @@ class Rules:
                         i for i, text in enumerate(data.splitlines(), 1) if any(m in text for m in _MITIGATIONS)
                     )
                     return Location(path, line)
-        base_up = {u for s in self.base.services if s.marten for u in s.marten.upcasters}
-        head_up = {u for s in self.head.services if s.marten for u in s.marten.upcasters}
+        # AddEventType<T>() only registers T (Marten V9.29.0 src/Marten/Events/EventGraph.cs: AddEventType
+        # calls _events.FillDefault(eventType)); Upcast sets a JsonTransformation and MapEventType maps an
+        # old stored name: only those read events stored in the old shape
+        base_up = {u for s in self.base.services if s.marten for u in s.marten.upcasters if _upcasts(u)}
+        head_up = {u for s in self.head.services if s.marten for u in s.marten.upcasters if _upcasts(u)}
         if head_up - base_up:
             return Location("Program.cs")
         return None
@@ -180,7 +217,7 @@ class Rules:
         events = self._event_owners()
         sagas = {saga.full_name: s.name for s in self._services() for saga in s.sagas}
         additive_contracts: list[TypeDiff] = []
-        additive_events: list[TypeDiff] = []
+        additive_events: list[tuple[TypeDiff, set[str]]] = []
         mitigation = self._mitigation()
         for diff in self.diffs:
             is_contract = diff.name in contracts or (diff.base is not None and diff.base.full_name in contracts)
@@ -197,12 +234,16 @@ class Rules:
                     self._contract_breaking(diff)
                 elif any(c.change != "none" for c in diff.changes):
                     additive_contracts.append(diff)
+            # a message contract a service also appends to its event store is both: the wire and the
+            # stored stream break independently, so it gets both rules
             event_owners = self._declaring(diff, events.get(diff.short_name, set()))
-            if event_owners and diff.changes and not is_contract:
+            if not event_owners and is_contract:
+                event_owners = self._referencing(diff, events.get(diff.short_name, set()))
+            if event_owners and diff.changes:
                 if diff.breaking:
                     self._event_breaking(diff, event_owners, mitigation)
                 else:
-                    additive_events.append(diff)
+                    additive_events.append((diff, event_owners))
             saga_name = diff.base.full_name if diff.base else diff.name
             if (saga_name in sagas or diff.name in sagas) and diff.changes:
                 service = sagas.get(saga_name) or sagas[diff.name]
@@ -225,15 +266,15 @@ class Rules:
                 )
             )
         if additive_events:
-            services = {name for d in additive_events for name in self._declaring(d, events[d.short_name])}
-            changes = tuple(c for d in additive_events for c in d.changes)
+            services = {name for _, owners in additive_events for name in owners}
+            changes = tuple(c for d, _ in additive_events for c in d.changes)
             self.add(
                 Finding(
                     "event-additive",
                     tuple(sorted(services)),
                     "; ".join(c.detail for c in changes[:6]),
                     tuple(sorted({c.location for c in changes if c.location})),
-                    tuple(d.name for d in additive_events),
+                    tuple(d.name for d, _ in additive_events),
                     changes,
                 )
             )
@@ -346,10 +387,12 @@ class Rules:
                 rebuild = bool(
                     diff is not None or (p_old and p_new and p_old.lifecycle != p_new.lifecycle) or not p_old
                 )
-                if diff is not None and not bumped and p_old:
+                if diff is not None and not bumped and p_old and current.lifecycle == "Async":
                     notes.append(
                         "no ProjectionVersion bump: the old and new versions share one progression row and table"
                     )
+                if rebuild and current.lifecycle == "Inline":
+                    notes.append(_INLINE_NOTE.format(name=name))
                 files = []
                 if diff is not None and diff.head is not None:
                     files.append(Location(diff.head.decl.info.file, diff.head.decl.info.line))
@@ -531,6 +574,12 @@ class Rules:
         if all(is_doc(p) or is_test_path(system, p) for p in paths):
             what = "documentation and tests" if paths else "nothing"
             self.add(Finding("no-deploy", (), f"only {what} changed: no service needs a deploy"))
+
+
+def _upcasts(registration: str) -> bool:
+    """Whether a Marten event registration read from the wiring (``Upcast<A, B>``, ``MapEventType<T>``,
+    ``AddEventType<T>``) changes how stored events are read; a plain registration does not."""
+    return registration.startswith(("Upcast", "MapEventType"))
 
 
 def _wiring_differences(before: Service, after: Service) -> list[str]:
