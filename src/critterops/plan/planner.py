@@ -5,8 +5,9 @@ The rules, all overridable by policy (reference progressive-delivery.md §6, cri
 
 - a breaking contract or event change ships as expand/contract across two deploys; consumers of
   a new or changed message deploy before its publishers; the breaking services go blue/green;
-- a saga state change, a projection rebuild or a ``DaemonMode.Solo`` async daemon: blue/green
-  with a projection catch-up gate before cut-over;
+- a saga state change, a projection rebuild or a ``DaemonMode.Solo`` async daemon: blue/green,
+  with a projection catch-up gate before cut-over for Async projections only (an Inline one has no
+  progression row and no daemon: a rebuild job after the rollout brings its stored documents along);
 - a destructive migration: expand/contract, rollback unsafe once it ran;
 - high risk, a new service or a large change: canary with analysis;
 - low risk: rolling;
@@ -185,6 +186,13 @@ def _rollback(findings: list[Finding], strategy: str) -> Rollback:
             notes.append("roll back the publishers before the consumers (the reverse of the phases)")
         if f.rule == "projection-changed" and f.fact("bumped") == "true":
             notes.append(f"projection {f.fact('projection')} v{f.fact('version_base')} tables stay: rollback is safe")
+        elif f.rule == "projection-changed" and f.fact("rebuild") == "true" and f.fact("lifecycle") == "Inline":
+            name = f.fact("projection")
+            notes.append(
+                f"inline projection {name} has no progression row and no daemon to catch it up: after rollback, "
+                f"documents the new version wrote keep its shape until `projections rebuild --projection {name}` "
+                "runs again or their stream gets a new event"
+            )
         elif f.rule == "projection-changed" and f.fact("rebuild") == "true":
             notes.append(f"after rollback rebuild projection {f.fact('projection')} again (no version bump)")
         if f.rule == "migration-additive":
