@@ -33,6 +33,18 @@ SKIP_DIRS = frozenset(
     }
 )
 MAX_FILE_BYTES = 4 * 1024 * 1024
+# The bundled example (src/critterops/examples/pawmart) holds this file. A folder below the scanned
+# root that holds it is the example, not part of the user's system: a checkout of critterops, or a
+# copy of the example next to the user's code, would otherwise add its five services to the model.
+EXAMPLE_MARKER = ".critterops-example"
+
+
+def example_skipped(rel_dir: str) -> ScanWarning:
+    return ScanWarning(
+        rel_dir,
+        "the example system bundled with critterops (it holds .critterops-example): skipped so that it does not "
+        "mix into this system; scan it alone with `critterops scan --example`",
+    )
 
 
 @dataclass
@@ -81,7 +93,9 @@ class SourceTree:
                         else:
                             self.files.append(rel)
                     elif entry.is_dir(follow_symlinks=False):
-                        if entry.name not in SKIP_DIRS:
+                        if os.path.isfile(os.path.join(entry.path, EXAMPLE_MARKER)):
+                            self.warnings.append(example_skipped(rel))
+                        elif entry.name not in SKIP_DIRS:
                             subdirs.append(rel)
                     elif entry.is_file(follow_symlinks=False):
                         self.files.append(rel)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import PurePosixPath
 
-from critterops.discover.files import MAX_FILE_BYTES, SKIP_DIRS, SourceTree
+from critterops.discover.files import EXAMPLE_MARKER, MAX_FILE_BYTES, SKIP_DIRS, SourceTree, example_skipped
 from critterops.gitrepo import GitRepo
 
 # Files discovery reads eagerly; everything else is fetched one by one when asked for.
@@ -43,9 +43,16 @@ class GitTree(SourceTree):
         tree.commit = commit
         tree._blob_of = {}
         tree._size_of = {}
-        for mode, sha, path in repo.list_files(commit):
+        listed = repo.list_files(commit)
+        examples = sorted(
+            str(PurePosixPath(path).parent) + "/"
+            for _, _, path in listed
+            if PurePosixPath(path).name == EXAMPLE_MARKER and "/" in path
+        )
+        tree.warnings.extend(example_skipped(folder.rstrip("/")) for folder in examples)
+        for mode, sha, path in listed:
             parts = PurePosixPath(path).parts
-            if any(part in SKIP_DIRS for part in parts[:-1]):
+            if any(part in SKIP_DIRS for part in parts[:-1]) or any(path.startswith(e) for e in examples):
                 continue
             if mode == _SYMLINK:
                 tree.warn(path, "symbolic link: not followed when reading from git")
