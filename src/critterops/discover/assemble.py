@@ -869,7 +869,7 @@ def discover_tree(tree: SourceTree) -> System:
     services = resolved
     contracts = _contracts(ctx)
     files = {s.name: [f for p in s.source_projects for f in _cs_files(ctx, p)] for s in services}
-    flows, flow_warnings = derive_flows(services, {c.name for c in contracts}, files, tree.read_bytes, ctx.parse)
+    flows, flow_warnings = derive_flows(services, contracts, files, tree.read_bytes, ctx.parse)
     for warning in flow_warnings:
         tree.warnings.append(warning)
     infrastructure = _infrastructure(ctx, {s.compose_service for s in services if s.compose_service})

@@ -91,6 +91,9 @@ class Listen:
     bindings: tuple[str, ...] = ()  # exchanges bound to this queue in code
     mode: str | None = None  # inline | buffered | durable
     location: Location | None = None
+    # the library extension that set it up (CritterWatch's control queue), None for the domain's own queues:
+    # kept out of domain flows and of the "listener with no producer" warnings
+    library: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +104,7 @@ class Publish:
     kind: str = "queue"  # queue | exchange | topic | local | conventional
     full_name: str | None = None
     location: Location | None = None
+    library: str | None = None  # routed by a library extension (CritterWatch telemetry), not by the domain
 
 
 @dataclass(frozen=True, slots=True)

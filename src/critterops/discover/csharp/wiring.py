@@ -302,6 +302,54 @@ def _handle_route(call: Node, name: str, scope: Scope, wiring: Wiring) -> None:
         wiring.local_queues.append(destination)
 
 
+# Wolverine endpoint URIs ("rabbitmq://queue/name", "postgresql://name") → transport, for library-owned queues.
+_URI_SCHEMES: Final = {
+    "rabbitmq": "rabbitmq",
+    "postgresql": "postgresql",
+    "sqlserver": "sqlserver",
+    "asb": "azureservicebus",
+    "sqs": "sqs",
+    "kafka": "kafka",
+}
+
+
+def _uri_queue(node: Node, scope: Scope) -> tuple[str, str] | None:
+    """``new Uri("rabbitmq://queue/x")`` or ``"rabbitmq://queue/x".ToUri()`` → ("rabbitmq", "x")."""
+    inner: Node | None = node
+    if node.type == "object_creation_expression":
+        found = arguments(node) if node.child_by_field_name("arguments") is not None else []
+        inner = found[0] if found else None
+    elif node.type == "invocation_expression" and method_name(node)[0] == "ToUri":
+        inner = receiver(node)
+    uri = scope.evaluate(inner) if inner is not None else None
+    if not uri or "://" not in uri:
+        return None
+    scheme, _, rest = uri.partition("://")
+    transport = _URI_SCHEMES.get(scheme.lower())
+    parts = [p for p in rest.split("/") if p]
+    if transport is None or not parts:
+        return None
+    return transport, parts[-1]
+
+
+def _handle_critterwatch(call: Node, scope: Scope, wiring: Wiring) -> None:
+    """``opts.AddCritterWatchMonitoring(telemetryUri, controlUri)``: the service sends its telemetry to the
+    CritterWatch console's queue and listens to its own control queue, which the console feeds. Both belong to
+    the library, not to the domain. (CritterWatch is commercial and not in the public sources; the two endpoints
+    are as its users' Program.cs files wire them: telemetry first, the service's control queue second.)"""
+    args = arguments(call)
+    telemetry = _uri_queue(args[0], scope) if args else None
+    control = _uri_queue(args[1], scope) if len(args) > 1 else None
+    if telemetry is not None:
+        wiring.publishes.append(
+            Publish(
+                "CritterWatch telemetry", telemetry[0], telemetry[1], "queue", None, _loc(wiring, call), "CritterWatch"
+            )
+        )
+    if control is not None:
+        wiring.listens.append(Listen(control[0], control[1], (), None, _loc(wiring, call), "CritterWatch"))
+
+
 def _handle_projection(call: Node, name: str, generics: tuple[str, ...], wiring: Wiring) -> None:
     rec = receiver(call)
     if rec is None or not text(rec).endswith("Projections"):
@@ -428,6 +476,8 @@ def _handle_call(call: Node, scope: Scope, wiring: Wiring) -> None:
             wiring.local_queues.append(queue)
     elif name == "UseDurableLocalQueues":
         wiring.durable_local_queues = True
+    elif name == "AddCritterWatchMonitoring":
+        _handle_critterwatch(call, scope, wiring)
     elif name == "UseDurableOutboxOnAllSendingEndpoints":
         wiring.durable_outbox_all = True
     elif name == "UseDurableInboxOnAllListeners":
@@ -569,6 +619,7 @@ WIRING_MARKERS = (
     b"UseAzureServiceBus",
     b"UseAmazonSqs",
     b"ConventionalRouting",
+    b"AddCritterWatchMonitoring",
     b"UseNpgsql",
     b"GetConnectionString",
     b"AutoCreateSchemaObjects",
