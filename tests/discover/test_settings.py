@@ -545,13 +545,14 @@ builder.Host.UseWolverine(opts => opts.UseRabbitMq().AutoProvision());
 
 def test_aspire_apphost(write_repo: WriteRepo) -> None:
     system = discover(write_repo(ASPIRE))
-    assert rows(system.service("orders-api")) == {
+    # the AppHost names Orders.Api "orders": that is the service's name
+    assert rows(system.service("orders")) == {
         # Aspire client integrations read ConnectionStrings:{connection name}, the AppHost supplies it
         ("ConnectionStrings:ordersdb", "connection-string", "AddNpgsqlDataSource", "ordersdb", True, None, False),
         ("ConnectionStrings:messaging", "connection-string", "AddRabbitMQClient", "messaging", True, None, False),
     }
     assert rows(system.service("web")) == {
-        ("services:orders:http:0", "aspire-reference", "WithReference", "orders-api", False, None, False),
+        ("services:orders:http:0", "aspire-reference", "WithReference", "orders", False, None, False),
     }
     # AddRabbitMQClient registers the IConnectionFactory a bare UseRabbitMq() uses
     assert not [w for w in warnings(system) if "UseRabbitMq" in w]

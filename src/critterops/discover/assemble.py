@@ -37,7 +37,7 @@ from critterops.discover.csharp.wiring import Wiring, extract, looks_like_wiring
 from critterops.discover.files import SourceTree
 from critterops.discover.flows import derive_flows
 from critterops.discover.names import dns_name, unique_names
-from critterops.discover.projects import ProjectGraph, bounded_context, build_graph, test_kind
+from critterops.discover.projects import ProjectGraph, bounded_context, build_graph, strip_shared_prefix, test_kind
 from critterops.model import (
     EfCoreConfig,
     HealthEndpoint,
@@ -745,7 +745,7 @@ def _build_service(ctx: Context, path: str, name: str) -> Service:
     service = Service(
         name=name,
         project=path,
-        bounded_context=bounded_context(path),
+        bounded_context=bounded_context(path, graph.prefix),
         kind=kind,
         http_port=http_port,
         container_port=container_port,
@@ -836,6 +836,28 @@ def _infrastructure(ctx: Context, service_compose: set[str]) -> list[Infrastruct
     return sorted(out.values(), key=lambda i: i.name)
 
 
+def _service_names(ctx: Context, paths: list[str], solution: str | None) -> dict[str, str]:
+    """A service is called what the Aspire AppHost calls it (``AddProject<Projects.X>("orders-api")``,
+    DNS-1123 normalised, without a prefix every resource shares that is the repository's own name),
+    else after its project without the repository-wide dotted prefix (``Acme.Shop.Orders.Api`` →
+    ``orders-api``)."""
+    projects = ctx.graph.projects
+    aspire = {
+        p: dns_name(name)
+        for p in paths
+        if (name := ctx.apphost.projects.get(project_type_name(projects[p].name))) is not None
+    }
+    owners = {dns_name(projects[p].name.split(".")[0]) for p, r in ctx.graph.roles.items() if r == "apphost"}
+    if solution:
+        owners.add(dns_name(PurePosixPath(solution).stem.split(".")[0]))
+    aspire = strip_shared_prefix(aspire, owners)
+    prefix = ctx.graph.prefix
+    return {
+        p: aspire.get(p) or dns_name(projects[p].name.removeprefix(prefix) if prefix else projects[p].name)
+        for p in paths
+    }
+
+
 def discover_tree(tree: SourceTree) -> System:
     projects, solution = _scan_projects(tree)
     graph = build_graph(tree, projects)
@@ -844,7 +866,8 @@ def discover_tree(tree: SourceTree) -> System:
     _parse_sources(ctx)
     service_paths = graph.services()
     names = unique_names(
-        {p: dns_name(projects[p].name) for p in service_paths}, {p: dns_name(bounded_context(p)) for p in service_paths}
+        _service_names(ctx, service_paths, solution),
+        {p: dns_name(bounded_context(p, graph.prefix)) for p in service_paths},
     )
     services: list[Service] = []
     for path in service_paths:

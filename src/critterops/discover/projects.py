@@ -46,6 +46,7 @@ _LAYERS = frozenset(
     }
 )  # fmt: skip
 _SRC_DIRS = {"src", "source", "services", "apps", "app", "backend", "service"}
+_GROUP_DIRS = {"modules", "contexts", "boundedcontexts", "bounded-contexts", "domains"}
 
 
 @dataclass
@@ -55,6 +56,7 @@ class ProjectGraph:
     closure: dict[str, set[str]] = field(default_factory=dict)
     owned: dict[str, list[str]] = field(default_factory=dict)  # service → its project + owned libraries
     shared: set[str] = field(default_factory=set)
+    prefix: str = ""  # the dotted prefix every project name shares (Acme.Shop.), see common_prefix
     file_project: dict[str, str] = field(default_factory=dict)
     _by_project: dict[str, list[str]] = field(default_factory=dict)
 
@@ -122,6 +124,7 @@ def assign_files(tree: SourceTree, projects: dict[str, CsProject]) -> dict[str, 
 def build_graph(tree: SourceTree, projects: dict[str, CsProject]) -> ProjectGraph:
     graph = ProjectGraph(projects)
     graph.file_project = assign_files(tree, projects)
+    graph.prefix = common_prefix([p.name for p in projects.values() if not p.is_test])
     files_by_project: dict[str, list[str]] = defaultdict(list)
     for rel, proj in graph.file_project.items():
         files_by_project[proj].append(rel)
@@ -215,7 +218,7 @@ def _message_contracts(tree: SourceTree, graph: ProjectGraph, files: dict[str, l
     candidates = [p for p, role in graph.roles.items() if role == "library"]
     if not candidates:
         return []
-    prefix = common_prefix([p.name for p in graph.projects.values() if not p.is_test])
+    prefix = graph.prefix
     uses: dict[str, set[str]] = {}
     handled: dict[str, set[str]] = {}
     for path, role in graph.roles.items():
@@ -249,16 +252,38 @@ def _message_contracts(tree: SourceTree, graph: ProjectGraph, files: dict[str, l
     return out
 
 
-def bounded_context(project_path: str) -> str:
+def bounded_context(project_path: str, prefix: str = "") -> str:
+    """The bounded context from the code's own layout: the folder that groups a context's projects
+    (``src/Orders/Orders.Api/``), else the project's folder or name as a module (``src/Acme.Shop.Orders.Api/``
+    → ``Orders`` once the repository-wide ``prefix`` is dropped). Grouping folders (``src``, ``modules``)
+    are skipped; the repository's checkout folder is never part of the path."""
     parts = project_path.split("/")
     dirs = parts[:-1]
-    if len(dirs) >= 2 and dirs[0].lower() in _SRC_DIRS:
-        return dirs[1] if len(dirs) >= 3 else dirs[1].split(".")[0]
+    while len(dirs) > 1 and dirs[0].lower() in _SRC_DIRS | _GROUP_DIRS:
+        dirs = dirs[1:]
     if len(dirs) >= 2:
-        return dirs[0]
-    if dirs:
-        return dirs[0].split(".")[0]
-    return parts[-1].split(".")[0]
+        return module_of(dirs[0], prefix)
+    return module_of(dirs[0] if dirs else posixpath.splitext(parts[-1])[0], prefix)
+
+
+def strip_shared_prefix(names: dict[str, str], owners: set[str]) -> dict[str, str]:
+    """Aspire resource names without a prefix they all share when it is the repository's own name
+    (``crittersupply-aspire-orders-api`` → ``orders-api`` when the AppHost is ``CritterSupply.AppHost``):
+    a prefix every resource carries names the repository, not the service. ``owners``: the
+    DNS-normalised names of the repository (its AppHost's and its solution's first part)."""
+    if len(names) < 2:
+        return dict(names)
+    split = [n.split("-") for n in names.values()]
+    common: list[str] = []
+    for tokens in zip(*split, strict=False):
+        if len(set(tokens)) != 1:
+            break
+        common.append(tokens[0])
+    common = common[: min(len(t) for t in split) - 1]
+    if not common or common[0] not in owners:
+        return dict(names)
+    cut = len("-".join(common)) + 1
+    return {key: name[cut:] for key, name in names.items()}
 
 
 def test_kind(project_name: str) -> str:
