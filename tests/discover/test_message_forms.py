@@ -117,6 +117,7 @@ def test_conventional_listener_with_no_creator_is_reported(write_repo: WriteRepo
             "Contracts.X",
         ),
         ("using Contracts;\nnamespace N; class C { IEnumerable<X> M() { yield return new(1); } }", "Contracts.X"),
+        ("using Contracts;\nnamespace N; class C { Task<(int n, X x)> M() { return (1, new(2)); } }", "Contracts.X"),
         ("using Contracts;\nnamespace N; class C { void M() { X x = new(1); } }", "Contracts.X"),
         ("using Contracts;\nnamespace N; record X(int A); class C { object M() => new X(1); }", "N.X"),
         ("using Contracts;\nnamespace N; class C { void M(OutgoingMessages o) { o.Add(new()); } }", None),

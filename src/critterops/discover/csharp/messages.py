@@ -68,8 +68,8 @@ def usings(root: Node) -> tuple[Usings, Usings]:
 
 
 def _unwrap(type_text: str) -> str:
-    """``Task<OrderPlaced>`` → ``OrderPlaced``; ``ValueTask<(A, B)>`` → ``(A, B)``."""
-    current = _clean(type_text)
+    """``Task<OrderPlaced>`` → ``OrderPlaced``; ``ValueTask<(A a, B b)>`` → ``(A a, B b)``."""
+    current = " ".join(type_text.split()).replace("< ", "<").replace(" >", ">").removesuffix("?")
     while "<" in current and current.endswith(">"):
         outer, inner = current.split("<", 1)
         if outer.rsplit(".", 1)[-1] not in _WRAPPERS:
