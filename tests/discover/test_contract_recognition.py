@@ -142,3 +142,27 @@ def test_module_names_drop_the_repository_prefix_and_the_layer() -> None:
     assert module_of("Orders.Domain") == "Orders"
     assert common_prefix(["Orders.Api"]) == ""
     assert common_prefix(["Acme.Api", "Acme"]) == ""  # every name keeps a part of its own
+
+
+def test_sibling_projects_under_one_name_are_separate_modules(write_repo: WriteRepo) -> None:
+    # ground truth: Worker.Ping publishes PingMessage and handles PongMessage, Worker.Pong the reverse;
+    # Shared (no contract word in its name) carries both
+    worker = (
+        "builder.Services.AddHostedService<W>();\n"
+        'builder.UseWolverine(o => o.PublishMessage<{out}>().ToRabbitQueue("q"));\n'
+    )
+    root = write_repo(
+        {
+            "Shared/Shared.csproj": LIB_CSPROJ,
+            "Shared/Messages.cs": (
+                "namespace Shared;\npublic record PingMessage(int N);\npublic record PongMessage(int N);\n"
+            ),
+            "Worker.Ping/Worker.Ping.csproj": web_csproj(("WolverineFx",), ("../Shared/Shared.csproj",)),
+            "Worker.Ping/Program.cs": worker.format(out="PingMessage"),
+            "Worker.Ping/PongHandler.cs": "public class PongHandler { public void Handle(PongMessage pong) {} }\n",
+            "Worker.Pong/Worker.Pong.csproj": web_csproj(("WolverineFx",), ("../Shared/Shared.csproj",)),
+            "Worker.Pong/Program.cs": worker.format(out="PongMessage"),
+            "Worker.Pong/PingHandler.cs": "public class PingHandler { public void Handle(PingMessage ping) {} }\n",
+        }
+    )
+    assert _roles(root)["Shared"] == "contracts"

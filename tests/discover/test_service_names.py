@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from critterops.discover import discover
-from critterops.discover.projects import bounded_context, strip_shared_prefix
+from critterops.discover.projects import bounded_context, local_name, strip_shared_prefix
 from tests.conftest import LIB_CSPROJ, web_csproj
 
 APPHOST_CSPROJ = (
@@ -85,3 +85,10 @@ def test_bounded_context_follows_the_folders_that_group_a_context() -> None:
     assert bounded_context("src/Modules/Shipping/Shipping.csproj") == "Shipping"
     assert bounded_context("src/Acme.Shop.Orders.Api/Acme.Shop.Orders.Api.csproj", "Acme.Shop.") == "Orders"
     assert bounded_context("Acme.Shop.Billing.Api.csproj", "Acme.Shop.") == "Billing"
+
+
+def test_a_host_named_only_prefix_and_layer_keeps_the_prefix() -> None:
+    # a modular monolith's one host (CritterBids.Api next to CritterBids.Auctions, ...): "Api" names nothing
+    assert bounded_context("src/CritterBids.Api/CritterBids.Api.csproj", "CritterBids.") == "CritterBids"
+    assert local_name("CritterBids.Api", "CritterBids.") == "CritterBids.Api"
+    assert local_name("CritterBids.Auctions", "CritterBids.") == "Auctions"

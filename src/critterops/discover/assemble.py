@@ -37,7 +37,14 @@ from critterops.discover.csharp.wiring import Wiring, extract, looks_like_wiring
 from critterops.discover.files import SourceTree
 from critterops.discover.flows import derive_flows
 from critterops.discover.names import dns_name, unique_names
-from critterops.discover.projects import ProjectGraph, bounded_context, build_graph, strip_shared_prefix, test_kind
+from critterops.discover.projects import (
+    ProjectGraph,
+    bounded_context,
+    build_graph,
+    local_name,
+    strip_shared_prefix,
+    test_kind,
+)
 from critterops.model import (
     EfCoreConfig,
     HealthEndpoint,
@@ -851,11 +858,7 @@ def _service_names(ctx: Context, paths: list[str], solution: str | None) -> dict
     if solution:
         owners.add(dns_name(PurePosixPath(solution).stem.split(".")[0]))
     aspire = strip_shared_prefix(aspire, owners)
-    prefix = ctx.graph.prefix
-    return {
-        p: aspire.get(p) or dns_name(projects[p].name.removeprefix(prefix) if prefix else projects[p].name)
-        for p in paths
-    }
+    return {p: aspire.get(p) or dns_name(local_name(projects[p].name, ctx.graph.prefix)) for p in paths}
 
 
 def discover_tree(tree: SourceTree) -> System:

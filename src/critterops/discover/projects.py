@@ -193,11 +193,32 @@ def common_prefix(names: list[str]) -> str:
 def module_of(name: str, prefix: str = "") -> str:
     """The module a project belongs to by its name: the repository-wide prefix and the layer parts
     dropped (``Acme.Shop.Orders.Api`` → ``Orders``; ``Orders.Domain`` → ``Orders``)."""
+    return _module_parts(name, prefix)[0]
+
+
+def local_name(name: str, prefix: str) -> str:
+    """A project name without the repository-wide prefix, unless only a layer would be left
+    (``Wolverine.Api`` stays itself: ``Api`` names nothing)."""
+    rest = name[len(prefix) :] if prefix and name.startswith(prefix) else name
+    if not rest or all(p.lower() in _LAYERS for p in rest.split(".") if p):
+        return name
+    return rest
+
+
+def _module_parts(name: str, prefix: str) -> list[str]:
     rest = name[len(prefix) :] if prefix and name.startswith(prefix) else name
     parts = [p for p in rest.split(".") if p]
+    if parts and all(p.lower() in _LAYERS for p in parts):
+        # only a layer is left (CritterBids.Api, the one host): the prefix is the module
+        parts = [p for p in name.split(".") if p]
     while len(parts) > 1 and parts[-1].lower() in _LAYERS:
         parts.pop()
-    return parts[0] if parts else name
+    return parts or [name]
+
+
+def _same_module(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
+    """``Orders`` and ``Orders.Domain`` are one module; ``Worker.Ping`` and ``Worker.Pong`` are two."""
+    return a[: len(b)] == b or b[: len(a)] == a
 
 
 def _message_uses(data: bytes) -> set[str]:
@@ -237,17 +258,20 @@ def _message_contracts(tree: SourceTree, graph: ProjectGraph, files: dict[str, l
                 declared |= {m.group(1).decode() for m in _DECLARED.finditer(tree.read_bytes(rel) or b"")}
         if not declared:
             continue
-        own = module_of(graph.projects[lib].name, prefix)
-        modules: set[str] = set()
+        own = tuple(_module_parts(graph.projects[lib].name, prefix))
+        modules: list[tuple[str, ...]] = []
         handlers = False
         for user, used in uses.items():
             if user == lib or lib not in graph.closure.get(user, set()) or not (used & declared):
                 continue
-            module = module_of(graph.projects[user].name, prefix)
-            if module != own:
-                modules.add(module)
+            module = tuple(_module_parts(graph.projects[user].name, prefix))
+            if not _same_module(module, own):
+                modules.append(module)
                 handlers = handlers or bool(handled.get(user, set()) & declared)
-        if len(modules) > 1 and handlers:
+        distinct = [
+            m for m in set(modules) if not any(o != m and _same_module(o, m) and len(o) < len(m) for o in modules)
+        ]
+        if len(distinct) > 1 and handlers:
             out.append(lib)
     return out
 
