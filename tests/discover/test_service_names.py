@@ -20,7 +20,7 @@ APPHOST_CSPROJ = (
 PROGRAM = "var builder = WebApplication.CreateBuilder(args);\nbuilder.UseWolverine();\n"
 
 
-def _acme(checkout: Path, apphost: str | None = None) -> Path:
+def _acme(checkout: Path, apphost: str | None = None, apphost_name: str = "Acme.Shop.AppHost") -> Path:
     files = {
         "src/Acme.Shop.Orders.Api/Acme.Shop.Orders.Api.csproj": web_csproj(
             references=("../Acme.Shop.Orders/Acme.Shop.Orders.csproj",)
@@ -31,8 +31,8 @@ def _acme(checkout: Path, apphost: str | None = None) -> Path:
         "src/Acme.Shop.Billing.Api/Program.cs": PROGRAM,
     }
     if apphost is not None:
-        files["src/Acme.Shop.AppHost/Acme.Shop.AppHost.csproj"] = APPHOST_CSPROJ
-        files["src/Acme.Shop.AppHost/AppHost.cs"] = (
+        files[f"src/{apphost_name}/{apphost_name}.csproj"] = APPHOST_CSPROJ
+        files[f"src/{apphost_name}/AppHost.cs"] = (
             "var builder = DistributedApplication.CreateBuilder(args);\n" + apphost + "builder.Build().Run();\n"
         )
     for rel, content in files.items():
@@ -92,3 +92,13 @@ def test_a_host_named_only_prefix_and_layer_keeps_the_prefix() -> None:
     assert bounded_context("src/CritterBids.Api/CritterBids.Api.csproj", "CritterBids.") == "CritterBids"
     assert local_name("CritterBids.Api", "CritterBids.") == "CritterBids.Api"
     assert local_name("CritterBids.Auctions", "CritterBids.") == "Auctions"
+
+
+def test_an_apphost_named_otherwise_does_not_hide_the_prefix(tmp_path: Path) -> None:
+    # Bunker's layout: src/AppHost/AppHost.csproj next to Bunker.AccountService, Bunker.LobbyService, ...
+    apphost = 'builder.AddProject<Projects.Acme_Shop_Orders_Api>("orders-api");\n'
+    names = _names(_acme(tmp_path / "checkout", apphost, apphost_name="AppHost"))
+    assert names == {
+        "Acme.Shop.Orders.Api": ("orders-api", "Orders"),
+        "Acme.Shop.Billing.Api": ("billing-api", "Billing"),
+    }

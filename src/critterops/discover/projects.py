@@ -124,7 +124,6 @@ def assign_files(tree: SourceTree, projects: dict[str, CsProject]) -> dict[str, 
 def build_graph(tree: SourceTree, projects: dict[str, CsProject]) -> ProjectGraph:
     graph = ProjectGraph(projects)
     graph.file_project = assign_files(tree, projects)
-    graph.prefix = common_prefix([p.name for p in projects.values() if not p.is_test])
     files_by_project: dict[str, list[str]] = defaultdict(list)
     for rel, proj in graph.file_project.items():
         files_by_project[proj].append(rel)
@@ -146,6 +145,11 @@ def build_graph(tree: SourceTree, projects: dict[str, CsProject]) -> ProjectGrap
                 hosted_by[ref] += 1
     for path, project in projects.items():
         graph.roles[path] = _role(tree, project, files_by_project[path], hosted_by[path])
+    # the prefix of the code's projects: an AppHost or a test project named otherwise (AppHost,
+    # Tests.Integration) does not make the shared namespace any less repository-wide
+    graph.prefix = common_prefix(
+        [p.name for path, p in projects.items() if graph.roles[path] in ("service", "library")]
+    )
 
     def closure(path: str, seen: set[str]) -> set[str]:
         for ref in projects[path].references:
