@@ -102,3 +102,38 @@ def test_an_apphost_named_otherwise_does_not_hide_the_prefix(tmp_path: Path) -> 
         "Acme.Shop.Orders.Api": ("orders-api", "Orders"),
         "Acme.Shop.Billing.Api": ("billing-api", "Billing"),
     }
+
+
+SLNX = """<Solution>
+  <Folder Name="/.SolutionItems/"><File Path="README.md" /></Folder>
+  <Folder Name="/src/Sales/">
+    <Project Path="src/Acme.Shop.Orders.Api/Acme.Shop.Orders.Api.csproj" />
+    <Project Path="src/Acme.Shop.Orders/Acme.Shop.Orders.csproj" />
+  </Folder>
+</Solution>
+"""
+FOLDER = "2150E333-8FDC-42A3-9474-1A3956D46DE8"
+BILLING = "src\\Acme.Shop.Billing.Api\\Acme.Shop.Billing.Api.csproj"
+BILLING_ID = "22222222-2222-2222-2222-222222222222"
+SLN = f"""Microsoft Visual Studio Solution File, Format Version 12.00
+Project("{{{FOLDER}}}") = "Accounting", "Accounting", "{{11111111-1111-1111-1111-111111111111}}"
+EndProject
+Project("{{FAE04EC0-301F-11D3-BF4B-00C04F79EFBC}}") = "Acme.Shop.Billing.Api", "{BILLING}", "{{{BILLING_ID}}}"
+EndProject
+Global
+	GlobalSection(NestedProjects) = preSolution
+		{{22222222-2222-2222-2222-222222222222}} = {{11111111-1111-1111-1111-111111111111}}
+	EndGlobalSection
+EndGlobal
+"""
+
+
+def test_solution_folders_name_the_bounded_context(tmp_path: Path) -> None:
+    # ground truth: the developers grouped Orders under the solution folder "Sales" (.slnx) and
+    # Billing under "Accounting" (.sln, NestedProjects); folders named src are only grouping
+    root = _acme(tmp_path / "checkout")
+    (root / "Acme.slnx").write_text(SLNX, encoding="utf-8")
+    assert _names(root)["Acme.Shop.Orders.Api"] == ("orders-api", "Sales")
+    (root / "Acme.slnx").unlink()
+    (root / "Acme.sln").write_text(SLN, encoding="utf-8")
+    assert _names(root)["Acme.Shop.Billing.Api"] == ("billing-api", "Accounting")

@@ -42,6 +42,7 @@ from critterops.discover.projects import (
     bounded_context,
     build_graph,
     local_name,
+    solution_folders,
     strip_shared_prefix,
     test_kind,
 )
@@ -752,7 +753,7 @@ def _build_service(ctx: Context, path: str, name: str) -> Service:
     service = Service(
         name=name,
         project=path,
-        bounded_context=bounded_context(path, graph.prefix),
+        bounded_context=bounded_context(path, graph.prefix, graph.folders.get(path, ())),
         kind=kind,
         http_port=http_port,
         container_port=container_port,
@@ -864,13 +865,15 @@ def _service_names(ctx: Context, paths: list[str], solution: str | None) -> dict
 def discover_tree(tree: SourceTree) -> System:
     projects, solution = _scan_projects(tree)
     graph = build_graph(tree, projects)
+    if solution:
+        graph.folders = solution_folders(tree, solution)
     ctx = Context(tree, graph)
     _read_infrastructure_files(ctx)
     _parse_sources(ctx)
     service_paths = graph.services()
     names = unique_names(
         _service_names(ctx, service_paths, solution),
-        {p: dns_name(bounded_context(p, graph.prefix)) for p in service_paths},
+        {p: dns_name(bounded_context(p, graph.prefix, graph.folders.get(p, ()))) for p in service_paths},
     )
     services: list[Service] = []
     for path in service_paths:

@@ -57,6 +57,7 @@ class ProjectGraph:
     owned: dict[str, list[str]] = field(default_factory=dict)  # service → its project + owned libraries
     shared: set[str] = field(default_factory=set)
     prefix: str = ""  # the dotted prefix every project name shares (Acme.Shop.), see common_prefix
+    folders: dict[str, tuple[str, ...]] = field(default_factory=dict)  # solution folders, see solution_folders
     file_project: dict[str, str] = field(default_factory=dict)
     _by_project: dict[str, list[str]] = field(default_factory=dict)
 
@@ -280,11 +281,14 @@ def _message_contracts(tree: SourceTree, graph: ProjectGraph, files: dict[str, l
     return out
 
 
-def bounded_context(project_path: str, prefix: str = "") -> str:
+def bounded_context(project_path: str, prefix: str = "", folders: tuple[str, ...] = ()) -> str:
     """The bounded context from the code's own layout: the folder that groups a context's projects
     (``src/Orders/Orders.Api/``), else the project's folder or name as a module (``src/Acme.Shop.Orders.Api/``
     → ``Orders`` once the repository-wide ``prefix`` is dropped). Grouping folders (``src``, ``modules``)
     are skipped; the repository's checkout folder is never part of the path."""
+    grouping = [f for f in folders if f.lower() not in _SRC_DIRS | _GROUP_DIRS | {"tests", "test"}]
+    if grouping and not grouping[0].startswith("."):
+        return module_of(grouping[0], prefix)
     parts = project_path.split("/")
     dirs = parts[:-1]
     while len(dirs) > 1 and dirs[0].lower() in _SRC_DIRS | _GROUP_DIRS:
@@ -292,6 +296,46 @@ def bounded_context(project_path: str, prefix: str = "") -> str:
     if len(dirs) >= 2:
         return module_of(dirs[0], prefix)
     return module_of(dirs[0] if dirs else posixpath.splitext(parts[-1])[0], prefix)
+
+
+# Visual Studio's solution-folder project type (the GUID every .sln gives a solution folder)
+_SLN_FOLDER_TYPE = "2150E333-8FDC-42A3-9474-1A3956D46DE8"
+_SLN_ENTRY = re.compile(
+    r'^Project\("\{(?P<type>[^}]*)\}"\)\s*=\s*"(?P<name>[^"]*)",\s*"(?P<path>[^"]*)",\s*"\{(?P<guid>[^}]*)\}"',
+    re.MULTILINE,
+)
+_SLN_NESTED = re.compile(r"^\s*\{(?P<child>[^}]*)\}\s*=\s*\{(?P<parent>[^}]*)\}", re.MULTILINE)
+
+
+def solution_folders(tree: SourceTree, rel: str) -> dict[str, tuple[str, ...]]:
+    """Project path → the solution folders that hold it, outermost first (``.slnx`` ``<Folder Name="/A/B/">``,
+    ``.sln`` solution folders joined by ``NestedProjects``). The developers' own grouping of the code."""
+    content = tree.read_text(rel) or ""
+    base = posixpath.dirname(rel)
+
+    def norm(path: str) -> str:
+        return posixpath.normpath(posixpath.join(base, path.replace("\\", "/")))
+
+    out: dict[str, tuple[str, ...]] = {}
+    if rel.lower().endswith(".slnx"):
+        for folder in re.finditer(r'<Folder\s+Name="(?P<name>[^"]*)"\s*>(?P<body>.*?)</Folder>', content, re.DOTALL):
+            names = tuple(n for n in folder.group("name").split("/") if n)
+            for path in re.findall(r'<Project\s+Path="([^"]+)"', folder.group("body")):
+                out[norm(path)] = names
+        return out
+    entries = {m.group("guid").upper(): m for m in _SLN_ENTRY.finditer(content)}
+    parents = {m.group("child").upper(): m.group("parent").upper() for m in _SLN_NESTED.finditer(content)}
+    for guid, entry in entries.items():
+        if entry.group("type").upper() == _SLN_FOLDER_TYPE:
+            continue
+        chain: list[str] = []
+        current = parents.get(guid)
+        while current in entries and len(chain) < 20:
+            chain.insert(0, entries[current].group("name"))
+            current = parents.get(current)
+        if chain:
+            out[norm(entry.group("path"))] = tuple(chain)
+    return out
 
 
 def strip_shared_prefix(names: dict[str, str], owners: set[str]) -> dict[str, str]:
