@@ -23,15 +23,16 @@ HOSTED_MARKERS = (
 # What makes a shared library a message-contracts project is how its types are used, not its name: a
 # Wolverine handler takes one as its first parameter (HandlerChain.Handle/Handles/Consume/Consumes and the
 # saga names, JasperFx/wolverine V6.29.2 src/Wolverine/Runtime/Handlers/HandlerChain.cs), or a bus sends it
-# (IMessageBus.PublishAsync/SendAsync/InvokeAsync/ScheduleAsync, src/Wolverine/IMessageBus.cs), or a
-# handler cascades it through OutgoingMessages.Add.
+# (PublishAsync/SendAsync/InvokeAsync/InvokeForTenantAsync/ScheduleAsync/BroadcastToTopicAsync in
+# src/Wolverine/IMessageBus.cs), or routing names it (WolverineOptions.PublishMessage<T>(),
+# src/Wolverine/WolverineOptions.Endpoints.cs), or a handler cascades it through OutgoingMessages.Add.
 _HANDLER_NAMES = sorted(HANDLER_METHODS | {f"{n}Async" for n in HANDLER_METHODS if not n.endswith("Async")})
 _HANDLED = re.compile(
     rb"\b(?:" + "|".join(_HANDLER_NAMES).encode() + rb")\s*\(\s*(?:\[[^\]]*\]\s*)?(?:[\w.]+\.)?([A-Z]\w*)\s+\w"
 )
 _SENT = re.compile(
     rb"\b(?:PublishAsync|SendAsync|InvokeAsync|InvokeForTenantAsync|ScheduleAsync|BroadcastToTopicAsync|"
-    rb"SendToTopicAsync|PublishMessage|SendMessage)\s*(?:<\s*(?:[\w.]+\.)?([A-Z]\w*)|\(\s*new\s+(?:[\w.]+\.)?([A-Z]\w*))"
+    rb"PublishMessage)\s*(?:<\s*(?:[\w.]+\.)?([A-Z]\w*)|\(\s*new\s+(?:[\w.]+\.)?([A-Z]\w*))"
 )
 _CASCADED = re.compile(rb"\.Add\(\s*new\s+(?:[\w.]+\.)?([A-Z]\w*)")
 _DECLARED = re.compile(
