@@ -54,9 +54,9 @@ FILES = {
 }
 
 
-def _repo(tmp_path: Path, head: dict[str, str]) -> Path:
+def _repo(tmp_path: Path, head: dict[str, str], base: dict[str, str] | None = None) -> Path:
     root = tmp_path / "repo"
-    for rel, content in FILES.items():
+    for rel, content in (FILES | (base or {})).items():
         (root / rel).parent.mkdir(parents=True, exist_ok=True)
         (root / rel).write_text(content, encoding="utf-8")
     subprocess.run(["git", "init", "-q", "-b", "main", str(root)], check=True)
@@ -69,8 +69,8 @@ def _repo(tmp_path: Path, head: dict[str, str]) -> Path:
     return root
 
 
-def _findings(tmp_path: Path, head: dict[str, str]) -> list[Finding]:
-    findings, *_ = findings_for(load_change(_repo(tmp_path, head), "main", "HEAD"))
+def _findings(tmp_path: Path, head: dict[str, str], base: dict[str, str] | None = None) -> list[Finding]:
+    findings, *_ = findings_for(load_change(_repo(tmp_path, head, base), "main", "HEAD"))
     return findings
 
 
@@ -108,3 +108,23 @@ def test_only_an_upcaster_mitigates_a_breaking_event_change(tmp_path: Path, regi
     head = dict(BREAK)
     head["Orders.Api/Program.cs"] = ORDERS_PROGRAM.replace("// MARTEN", registration)
     assert _one(_findings(tmp_path, head), "event-breaking").fact("mitigated") == mitigated
+
+
+def test_a_live_projection_change_needs_no_rebuild(tmp_path: Path) -> None:
+    # ground truth: OrderHistory is registered ProjectionLifecycle.Live: nothing is stored, so a change
+    # to its code needs no rebuild; the same change to an Inline registration does
+    projection = (
+        "public class OrderHistoryProjection : SingleStreamProjection<OrderHistory, Guid>\n"
+        "{\n    public void Apply(OrderHistory view, OrderPlaced e) => view.Total = e.Total;\n}\n"
+        "public class OrderHistory { public Guid Id { get; set; } public decimal Total { get; set; } }\n"
+    )
+    for lifecycle, rebuild in (("Live", "false"), ("Inline", "true")):
+        register = f"opts.Projections.Add<OrderHistoryProjection>(ProjectionLifecycle.{lifecycle});"
+        base = {
+            "Orders.Api/OrderHistoryProjection.cs": projection,
+            "Orders.Api/Program.cs": ORDERS_PROGRAM.replace("// MARTEN", register),
+        }
+        head = {"Orders.Api/OrderHistoryProjection.cs": projection.replace("e.Total;", "2 * e.Total;")}
+        findings = _findings(tmp_path / lifecycle, head, base)
+        finding = _one(findings, "projection-changed")
+        assert (finding.fact("lifecycle"), finding.fact("rebuild")) == (lifecycle, rebuild)

@@ -387,6 +387,11 @@ class Rules:
                 rebuild = bool(
                     diff is not None or (p_old and p_new and p_old.lifecycle != p_new.lifecycle) or not p_old
                 )
+                if current.lifecycle == "Live" and not (p_old and p_old.lifecycle != "Live"):
+                    # "only executed on demand" (ProjectionLifecycle.Live, JasperFx V2.54.0): nothing is
+                    # stored, every read folds the events with the code of the version that reads
+                    rebuild = False
+                    notes.append("live: nothing stored, each read folds the events with the running code")
                 if diff is not None and not bumped and p_old and current.lifecycle == "Async":
                     notes.append(
                         "no ProjectionVersion bump: the old and new versions share one progression row and table"
