@@ -18,6 +18,7 @@ from typing import Any
 
 from critterops.errors import EXIT_FINDINGS
 
+DEMO_SERVICE = "orders-api"  # the stand-in the two canaries deploy
 STABLE_VERSION = "1.4.0"
 ERROR_RATE = 0.005
 
@@ -46,11 +47,36 @@ def add_parser(sub: Any) -> None:
     )
 
 
+NEXT_STEPS = """
+Next, try:
+     critterops scan --example --diagram          # the message flows as a Mermaid diagram
+     critterops plan --example --format markdown  # the plan as a pull-request comment
+     critterops generate --example --out deploy/  # the deployment kit for PawMart
+     critterops scan PATH                         # your own repository (risk and plan: add --base REF)"""
+
+
 def _app(version: str, error_rate: float, seed: int) -> str:
     return (
         f"{sys.executable} -m critterops.rollout.demo_app --version {version} --error-rate {error_rate} "
         f"--latency-ms 35 --jitter-ms 10 --seed {seed}"
     )
+
+
+def fit(text: str, width: int) -> str:
+    """``text`` cut at a word boundary to at most ``width`` characters (a longer first word stays whole)."""
+    text = " ".join(text.split())
+    if len(text) <= width:
+        return text
+    head = text[:width]
+    if " " not in head:  # a first word longer than the width is kept whole
+        return text.split(" ", 1)[0] + "…"
+    return head.rsplit(" ", 1)[0].rstrip(",;:— ") + "…"
+
+
+def _without_strategy(why: str) -> str:
+    """``blue/green: breaking change to …`` → ``breaking change to …`` (the strategy is said already)."""
+    label, colon, rest = why.partition(": ")
+    return rest if colon and " " not in label else why
 
 
 def _say(text: str, fmt: str) -> None:
@@ -66,29 +92,32 @@ def _story(fmt: str) -> dict[str, Any]:
     from critterops.discover import discover
     from critterops.plan.planner import build_plan
     from critterops.plan.policy import default_policy
+    from critterops.report.summary import count_line
 
     system = discover(example_path())
-    _say(
-        f"1. scan: PawMart has {len(system.services)} services, {len(system.flows)} message flows, "
-        f"{sum(len(s.sagas) for s in system.services)} saga, "
-        f"{sum(1 for s in system.services if s.marten for p in s.marten.projections if p.lifecycle == 'Async')} "
-        "async projections",
-        fmt,
-    )
+    _say(f"1. scan: PawMart has {count_line(system)}", fmt)
     with example_repo() as repo:
         report, base, head = assess_with_systems(repo, BASE_BRANCH, HEAD_BRANCH, scorer=score_range)
     plan = build_plan(report, head, base, default_policy(), "production")
     _say(f"2. risk of {HEAD_BRANCH} ({len(report.commits)} commits):", fmt)
     for risk in report.services:
         top = risk.reasons[0].text if risk.reasons else ""
-        _say(f"     {risk.service:<20} {risk.level:<6} {risk.score:.2f}  {top[:110]}", fmt)
+        _say(f"     {risk.service:<20} {risk.level:<6} {risk.score:.2f}  {fit(top, 100)}", fmt)
     _say("3. plan for production:", fmt)
     for phase in plan.phases:
         entries = [f"{p.service} {p.strategy}" for p in plan.services if p.phase == phase.number]
-        _say(f"     phase {phase.number} ({phase.name}): {', '.join(entries)}", fmt)
+        _say(f"     phase {phase.number}, {phase.name}: {', '.join(entries)}", fmt)
     unsafe = [p.service for p in plan.services if p.rollback and not p.rollback.safe]
     if unsafe:
         _say(f"     rollback unsafe (roll forward): {', '.join(unsafe)}", fmt)
+    planned = next((p for p in plan.services if p.service == DEMO_SERVICE), None)
+    if planned is not None and planned.strategy != "canary":
+        why = f" ({fit(_without_strategy(planned.why[0]), 80)})" if planned.why else ""
+        _say(
+            f"     The plan ships {DEMO_SERVICE} {planned.strategy}{why}. The demo runs a canary of a stand-in "
+            f"{DEMO_SERVICE} instead: a canary shows the judge comparing old and new on live traffic, step by step.",
+            fmt,
+        )
     return {
         "services": len(system.services),
         "risk": {r.service: r.level for r in report.services},
@@ -113,7 +142,7 @@ def _rollout(folder: Path, version: str, error_rate: float, args: argparse.Names
     rollout = LocalRollout(store, spec, runtime)
     rollout.launch(time.time())
     load = start_load(rollout.proxy.url, args.rps, None)
-    view = LiveView(spec, sys.stdout if args.format == "text" else open_devnull(), synthetic=True)
+    view = LiveView(spec, sys.stdout if args.format == "text" else open_devnull(), synthetic=True, per_step=True)
     try:
         state = rollout.run(tick_s=0.25, on_progress=view.update)
     finally:
@@ -156,8 +185,10 @@ def run(args: argparse.Namespace) -> int:
     if args.format == "json":
         print(json.dumps(summary, indent=2))
     else:
-        print(f"6. summary ({elapsed}s):")
+        print(f"6. summary ({elapsed:.0f}s):")
         for r in rollouts:
-            print(f"     orders-api {r['version']}: {r['outcome']} after {r['decided_after_s']}s — {r['reason']}")
+            outcome = "rolled back" if r["outcome"] == "rolled_back" else r["outcome"]
+            print(f"     {DEMO_SERVICE} {r['version']}: {outcome} after {r['decided_after_s']:.0f}s")
+        print(NEXT_STEPS)
     expected = [r["outcome"] for r in rollouts] == ["rolled_back", "promoted"]
     return 0 if expected else EXIT_FINDINGS
