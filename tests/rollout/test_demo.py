@@ -10,13 +10,13 @@ import sys
 import pytest
 
 
-@pytest.mark.slow
-@pytest.mark.skipif(shutil.which("haproxy") is None, reason="haproxy not installed (apt-get install haproxy)")
 def _demo_apps() -> set[str]:
     found = subprocess.run(["pgrep", "-f", "critterops.rollout.demo_app"], capture_output=True, text=True)
     return set(found.stdout.split())
 
 
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("haproxy") is None, reason="haproxy not installed (apt-get install haproxy)")
 def test_demo_rolls_back_the_faulty_canary_and_promotes_the_fix() -> None:
     before = _demo_apps()
     result = subprocess.run(
