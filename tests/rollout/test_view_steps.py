@@ -24,10 +24,15 @@ SPEC = RolloutSpec(
 )
 
 
-def _run(canary_error_rate: float, seed: int) -> tuple[str, str, int]:
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def _run(canary_error_rate: float, seed: int, tty: bool = False) -> tuple[str, str, int]:
     """Play a rollout tick by tick (0.25 s) with a look every 2 s; the view's text, the phase, the looks."""
     rng = random.Random(seed)
-    out = io.StringIO()
+    out = Terminal() if tty else io.StringIO()
     view = LiveView(SPEC, out, synthetic=True, per_step=True)
     state, _ = start_rollout(SPEC, 0.0)
     looks = 0
@@ -73,6 +78,15 @@ def test_a_good_canary_ends_promoted_after_one_line_per_step() -> None:
     assert lines[-1].startswith("promoted after") and lines[-1].endswith("It now takes all traffic.")
     assert looks > 2 * len(lines)  # the analysis alone takes many looks, shown as one line
     assert "evidence" not in text and "None" not in text
+
+
+def test_on_a_terminal_the_panel_crops_no_words() -> None:
+    text, phase, _ = _run(0.12, seed=1, tty=True)
+    assert phase == DEGRADED
+    flat = " ".join(line.strip("│ ╭╮╰╯─") for line in text.splitlines())
+    assert "judged against stable by the sequential test" in " ".join(flat.split())
+    assert "Stable takes all traffic." in text
+    assert not re.search(r"\b1 (errors|requests)\b", text)
 
 
 def test_fit_never_cuts_a_word() -> None:

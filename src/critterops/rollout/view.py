@@ -75,6 +75,10 @@ def outcome_line(state: State, tally: Tally, judged: bool) -> str:
     return f"rolled back {after}: {state.reason}. Stable takes all traffic again."
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
+
+
 class LiveView:
     """Receives a :class:`Progress` after every tick."""
 
@@ -173,9 +177,8 @@ class LiveView:
             self._line(look_line(self.spec, state, look))
 
     def _line(self, text: str) -> None:
-        text = self.indent + text
         if self.live is None:
-            self.stream.write(text + "\n")
+            self.stream.write(self.indent + text + "\n")
             self.stream.flush()
         else:
             self.lines = [*self.lines[-14:], text]
@@ -187,10 +190,20 @@ class LiveView:
         stable, canary = self.totals["stable"], self.totals["canary"]
         summary = (
             f"phase {state.phase}   canary weight {state.weight}%   "
-            f"stable {stable[0]} req / {stable[1]} errors   canary {canary[0]} req / {canary[1]} errors"
+            f"stable {_count(stable[0], 'request')} / {_count(stable[1], 'error')}   "
+            f"canary {_count(canary[0], 'request')} / {_count(canary[1], 'error')}"
         )
-        body = Text("\n".join([summary, "", *self.lines]))
-        self.live.update(Panel(body, title=self.header))
+        # a long header would be cropped mid-word as the panel's title: it goes in the body instead
+        title, first = (
+            (f"{self.spec.strategy} of {self.spec.service}", [self.header])
+            if self.per_step
+            else (
+                self.header,
+                [],
+            )
+        )
+        body = Text("\n".join([*first, summary, "", *self.lines]))
+        self.live.update(Panel(body, title=title))
 
     def close(self) -> None:
         if self.live is not None:
