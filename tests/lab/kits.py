@@ -61,7 +61,7 @@ def _seconds(text: str) -> float:
 
 
 def for_lab(docs: list[dict[str, Any]], prometheus: str, fast: bool = False) -> list[dict[str, Any]]:
-    """Point analyses at the lab's Prometheus; with ``fast``, pauses of 3 s and analyses every 2 s after 10 s.
+    """Point analyses at the lab's Prometheus; with ``fast``, pauses of 3 s and analyses every 2 s after 20 s.
 
     ``fast`` keeps every other value (counts, limits, conditions, queries) as generated, so the
     decisions are the kit's own; only the clock runs faster.
@@ -78,8 +78,11 @@ def for_lab(docs: list[dict[str, Any]], prometheus: str, fast: bool = False) -> 
                     if "interval" in metric:
                         metric["interval"] = "2s"
                     if "initialDelay" in metric:
-                        # a stand-in's first samples take a few seconds to reach Prometheus
-                        metric["initialDelay"] = "10s"
+                        # a stand-in's first samples take a few seconds to reach Prometheus, more on a loaded
+                        # machine (each stand-in is a Python process starting the OpenTelemetry SDK): with 10 s a
+                        # blue/green pre-promotion run sometimes spent its 5 measurements (10 s) before 3
+                        # consecutive ones had data, ended Inconclusive and paused the Rollout, as designed
+                        metric["initialDelay"] = "20s"
         if doc["kind"] == "Rollout" and fast:
             strategy = doc["spec"]["strategy"]
             for step in strategy.get("canary", {}).get("steps", []):

@@ -184,6 +184,24 @@ def _traffic(lab: ModuleType, example_kit: Path, ns: str) -> None:
     assert share > 0, f"at setWeight {weight} no caller of payments-api reaches the canary: {seen}"
 
 
+def _analysis_story(lab: ModuleType, ns: str, name: str) -> str:
+    """What Argo said: the Rollout's phase and message, each AnalysisRun's phase and metric results, the Jobs."""
+    status = rollout(lab, ns, name).get("status", {})
+    lines = [f"rollout: {status.get('phase')} {status.get('message', '')} pause={status.get('pauseConditions')}"]
+    for run in get(lab, f"/apis/argoproj.io/v1alpha1/namespaces/{ns}/analysisruns")["items"]:
+        st = run.get("status", {})
+        lines.append(f"run {run['metadata']['name']}: {st.get('phase')} {st.get('message', '')}")
+        for m in st.get("metricResults", []):
+            last = (m.get("measurements") or [{}])[-1]
+            lines.append(
+                f"  {m['name']}: {m.get('phase')} count={m.get('count')} last={last.get('phase')} "
+                f"{last.get('value', '')} {m.get('message', '')}"
+            )
+    for job in get(lab, f"/apis/batch/v1/namespaces/{ns}/jobs")["items"]:
+        lines.append(f"job {job['metadata']['name']}: {job.get('status')}")
+    return "\n".join(lines)
+
+
 def test_blue_green_goes_preview_then_promote(
     lab: ModuleType, example_kit: Path, namespace: Callable[[str], str]
 ) -> None:
@@ -227,7 +245,10 @@ def _blue_green(lab: ModuleType, example_kit: Path, ns: str) -> None:
             else None
         )
 
-    wait_for("the active Service on the new version", promoted, timeout=120, every=0.3)
+    try:
+        wait_for("the active Service on the new version", promoted, timeout=180, every=0.3)
+    except AssertionError as error:
+        raise AssertionError(f"{error}\n{_analysis_story(lab, ns, 'orders-api')}") from None
 
     # who exercised the preview: the pre-promotion analysis ran the smoke-traffic job against it, admitted
     # under restricted Pod Security, next to the Prometheus metrics of the new version
