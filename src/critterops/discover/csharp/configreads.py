@@ -61,7 +61,7 @@ from critterops.discover.csharp.syntax import (
     short_type,
     text,
 )
-from critterops.discover.csharp.values import Scope, declaring_block
+from critterops.discover.csharp.values import Scope, declaring_block, interpolated_prefix
 
 _UNKNOWN = "\0"  # a section whose path cannot be known statically
 _VALUE = "\0value"  # section.Value: the section's own key is read, not the section
@@ -275,17 +275,7 @@ class _Reader:
             init = self.scope.local_initializer(node)
             return self.static_prefix(init, depth + 1) if init is not None else ""
         if node.type == "interpolated_string_expression":
-            parts: list[str] = []
-            for child in node.named_children:
-                if child.type == "string_content":
-                    parts.append(text(child))
-                elif child.type == "interpolation":
-                    inner = [c for c in child.named_children if c.type != "interpolation_brace"]
-                    value = self.scope.evaluate(inner[0]) if inner else None
-                    if value is None:
-                        break
-                    parts.append(value)
-            return "".join(parts)
+            return interpolated_prefix(node, self.scope.evaluate)[0]
         if node.type == "invocation_expression":  # a helper of this class: string Name(string p) => "A:" + p;
             called, _ = method_name(node)
             rec = receiver(node)

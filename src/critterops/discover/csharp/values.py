@@ -8,6 +8,7 @@ appsettings values) and returns ``None`` for the rest, so the caller can warn in
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from tree_sitter import Node
@@ -105,6 +106,24 @@ def visible_initializer(initializers: list[Node], use: Node) -> Node | None:
     return None
 
 
+def interpolated_prefix(node: Node, evaluate: Callable[[Node], str | None]) -> tuple[str, bool]:
+    """An interpolated string's text up to its first interpolation ``evaluate`` cannot know (escapes
+    unescaped), and whether that is the whole string: ``$"Vault:{path}"`` gives ``("Vault:", False)``."""
+    parts: list[str] = []
+    for child in node.named_children:
+        if child.type == "string_content":
+            parts.append(text(child))
+        elif child.type == "interpolation":
+            inner = [c for c in child.named_children if c.type != "interpolation_brace"]
+            value = evaluate(inner[0]) if inner else None
+            if value is None:
+                return "".join(parts), False
+            parts.append(value)
+        elif child.type == "escape_sequence":
+            parts.append(_unescape(text(child)))
+    return "".join(parts), True
+
+
 @dataclass
 class Scope:
     """What names resolve to while evaluating expressions in one service."""
@@ -140,19 +159,8 @@ class Scope:
         if kind == "postfix_unary_expression" and text(node).endswith("!") and node.named_children:
             return self.evaluate(node.named_children[0], depth + 1)  # url! (null-forgiving)
         if kind == "interpolated_string_expression":
-            parts: list[str] = []
-            for child in node.named_children:
-                if child.type == "string_content":
-                    parts.append(text(child))
-                elif child.type == "interpolation":
-                    inner = [c for c in child.named_children if c.type != "interpolation_brace"]
-                    v = self.evaluate(inner[0], depth + 1) if inner else None
-                    if v is None:
-                        return None
-                    parts.append(v)
-                elif child.type == "escape_sequence":
-                    parts.append(_unescape(text(child)))
-            return "".join(parts)
+            value, complete = interpolated_prefix(node, lambda inner: self.evaluate(inner, depth + 1))
+            return value if complete else None
         if kind == "binary_expression":
             op = node.child_by_field_name("operator")
             left = node.child_by_field_name("left")
