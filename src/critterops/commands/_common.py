@@ -48,6 +48,17 @@ def add_range_arguments(parser: Any) -> None:
     )
 
 
+def add_judge_argument(parser: Any) -> None:
+    """``--judge``, the same for ``deploy`` and ``demo``."""
+    parser.add_argument(
+        "--judge",
+        choices=("sequential", "mann-whitney", "threshold"),
+        default="sequential",
+        help="how the canary is judged against the stable version: sequential (default; an anytime-valid test "
+        "of error rates with a latency guard), mann-whitney (Kayenta's judge) or threshold (fixed limits)",
+    )
+
+
 def check_range_arguments(args: Any) -> None:
     if args.example and args.path:
         raise UserError("give either PATH or --example, not both")

@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from critterops.commands._common import add_judge_argument
 from critterops.errors import EXIT_FINDINGS
 
 DEMO_SERVICE = "orders-api"  # the stand-in the two canaries deploy
@@ -38,13 +39,7 @@ def add_parser(sub: Any) -> None:
     )
     parser.add_argument("--rps", type=float, default=80.0, help="synthetic load, requests/s (default 80)")
     parser.add_argument("--faulty-error-rate", type=float, default=0.12, help="5xx rate of the bad version (0.12)")
-    parser.add_argument(
-        "--judge",
-        choices=("sequential", "mann-whitney", "threshold"),
-        default="sequential",
-        help="how the canary is judged against the stable version: sequential (default; an anytime-valid test "
-        "of error rates with a latency guard), mann-whitney (Kayenta's judge) or threshold (fixed limits)",
-    )
+    add_judge_argument(parser)
 
 
 NEXT_STEPS = """

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from critterops.commands._common import add_judge_argument
 from critterops.errors import EXIT_FINDINGS, UserError
 
 ACTIONS = ("start", "status", "promote", "abort", "resume", "stop")
@@ -43,13 +44,7 @@ def add_parser(sub: Any) -> None:
     )
     parser.add_argument("--pause", default="30s", help="pause after each weight change (default 30s)")
     parser.add_argument("--interval", default="10s", help="analysis interval: one look per interval (default 10s)")
-    parser.add_argument(
-        "--judge",
-        choices=("sequential", "mann-whitney", "threshold"),
-        default="sequential",
-        help="how the canary is judged against the stable version: sequential (default; an anytime-valid test "
-        "of error rates with a latency guard), mann-whitney (Kayenta's judge) or threshold (fixed limits)",
-    )
+    add_judge_argument(parser)
     parser.add_argument(
         "--approval", action="store_true", help="wait for `critterops deploy promote` before full promotion"
     )
