@@ -235,22 +235,32 @@ def _pod(ctx: KitContext, service: Service, env: str) -> dict[str, Any]:
         # as environment variables, which the default configuration providers read: today's code runs unchanged
         container["envFrom"].append({"secretRef": {"name": f"{service.name}-secrets"}})
     container["volumeMounts"] = mounts
+    spread = [
+        {
+            "maxSkew": 1,
+            "topologyKey": key,
+            "whenUnsatisfiable": "ScheduleAnyway",
+            "labelSelector": {"matchLabels": selector(service.name)},
+        }
+        for key in ("topology.kubernetes.io/zone", "kubernetes.io/hostname")
+    ]
+    return _pod_template(
+        ctx, service, container, volumes, topologySpreadConstraints=spread, terminationGracePeriodSeconds=45
+    )
+
+
+def _pod_template(
+    ctx: KitContext, service: Service, container: dict[str, Any], volumes: list[dict[str, Any]], **placement: Any
+) -> dict[str, Any]:
+    """A service's pod template: its ServiceAccount without a token, the restricted pod security context,
+    then ``placement`` (spread, grace period), the one container and its volumes."""
     return {
         "metadata": {"labels": labels(ctx, service.name)},
         "spec": {
             "serviceAccountName": service.name,
             "automountServiceAccountToken": False,
             "securityContext": pod_security(),
-            "topologySpreadConstraints": [
-                {
-                    "maxSkew": 1,
-                    "topologyKey": key,
-                    "whenUnsatisfiable": "ScheduleAnyway",
-                    "labelSelector": {"matchLabels": selector(service.name)},
-                }
-                for key in ("topology.kubernetes.io/zone", "kubernetes.io/hostname")
-            ],
-            "terminationGracePeriodSeconds": 45,
+            **placement,
             "containers": [container],
             "volumes": volumes,
         },
@@ -270,19 +280,8 @@ def _static_pod(ctx: KitContext, service: Service, container: dict[str, Any], en
         {"name": "tmp", "mountPath": "/tmp"},
         {"name": "cache", "mountPath": "/var/cache/nginx"},
     ]
-    return {
-        "metadata": {"labels": labels(ctx, service.name)},
-        "spec": {
-            "serviceAccountName": service.name,
-            "automountServiceAccountToken": False,
-            "securityContext": pod_security(),
-            "containers": [container],
-            "volumes": [
-                {"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}},
-                {"name": "cache", "emptyDir": {"sizeLimit": "64Mi"}},
-            ],
-        },
-    }
+    volumes = [{"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}}, {"name": "cache", "emptyDir": {"sizeLimit": "64Mi"}}]
+    return _pod_template(ctx, service, container, volumes)
 
 
 SMOKE_IMAGE = "curlimages/curl:8.11.1"
