@@ -25,14 +25,18 @@ class Counts:
 
     ``errors`` are 5xx responses or failed message handlings. ``latency_ms`` is the mean response
     time in the interval (``None`` when there were no requests, or it was not measured);
-    ``p99_ms`` its 99th percentile. Counts are checked when built: the engine must clamp
-    ``errors <= requests`` when it derives both from separately scraped counters.
+    ``p99_ms`` its 99th percentile. ``buckets`` is the interval's latency histogram when the source
+    has one: ``(upper bound in ms, requests in the interval that took at most that long)`` pairs,
+    bounds ascending, counts cumulative over the bounds as in a Prometheus histogram, the last bound
+    ``inf`` (its count is the interval's requests). Counts are checked when built: the engine must
+    clamp ``errors <= requests`` when it derives both from separately scraped counters.
     """
 
     requests: int
     errors: int
     latency_ms: float | None
     p99_ms: float | None = None
+    buckets: tuple[tuple[float, int], ...] | None = None
 
     def __post_init__(self) -> None:
         if self.requests < 0 or self.errors < 0:
@@ -42,6 +46,13 @@ class Counts:
         for name, value in (("latency_ms", self.latency_ms), ("p99_ms", self.p99_ms)):
             if value is not None and value < 0:
                 raise ValueError(f"{name} must not be negative, got {value}")
+        if self.buckets is not None:
+            bounds = [bound for bound, _ in self.buckets]
+            counts = [count for _, count in self.buckets]
+            if not bounds or bounds != sorted(set(bounds)) or not math.isinf(bounds[-1]):
+                raise ValueError(f"buckets need ascending distinct bounds ending at inf, got {bounds}")
+            if any(c < 0 for c in counts) or counts != sorted(counts):
+                raise ValueError(f"bucket counts must be cumulative (non-decreasing, not negative), got {counts}")
 
     @property
     def error_rate(self) -> float:
