@@ -14,7 +14,7 @@ from critterops.errors import EXIT_UNEXPECTED, CritteropsError
 
 def _commands() -> dict[str, ModuleType]:
     """The commands, in the order ``--help`` lists them."""
-    from critterops.commands import affected, demo, deploy, exporter, generate, plan, risk, scan, status
+    from critterops.commands import affected, demo, deploy, exporter, generate, judge, plan, risk, scan, status
 
     return {
         "demo": demo,
@@ -25,6 +25,7 @@ def _commands() -> dict[str, ModuleType]:
         "generate": generate,
         "deploy": deploy,
         "exporter": exporter,
+        "judge": judge,
         "status": status,
     }
 

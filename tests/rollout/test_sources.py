@@ -1,4 +1,4 @@
-"""PrometheusSource against a real Prometheus server on loopback, scraping a static /metrics."""
+"""PrometheusSource against a real Prometheus server on loopback, scraping a /metrics the test controls."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ import pytest
 
 from critterops.errors import BackendError, UserError
 from critterops.rollout.local.processes import free_port, pid_alive
-from critterops.rollout.sources import PrometheusSource, VersionCounts
+from critterops.rollout.sources import PrometheusSource, VersionCounts, counter_query
 
 PROMETHEUS = shutil.which("prometheus")
 requires_prometheus = pytest.mark.skipif(
@@ -49,9 +49,15 @@ QUERIES = {
 }
 
 
+class _Counters:
+    """The /metrics text, with counters a test can advance (a scrape sees the current values)."""
+
+    text = METRICS
+
+
 class _Metrics(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
-        body = METRICS.encode() if self.path.startswith("/metrics") else b"not found\n"
+        body = _Counters.text.encode() if self.path.startswith("/metrics") else b"not found\n"
         self.send_response(200 if self.path.startswith("/metrics") else 404)
         self.send_header("Content-Type", "text/plain; version=0.0.4")
         self.send_header("Content-Length", str(len(body)))
@@ -160,14 +166,95 @@ def scraped() -> Iterator[Prometheus]:
         shutil.rmtree(work, ignore_errors=True)
 
 
+ADVANCED = """\
+# TYPE http_requests_total counter
+http_requests_total{version="1.4.0",code="200"} 1800
+http_requests_total{version="1.4.0",code="500"} 18
+http_requests_total{version="1.5.0",code="200"} 40
+http_requests_total{version="1.5.0",code="500"} 12
+http_requests_total{version="1.5.0",code="200",pod="b"} 50
+# TYPE request_latency_ms gauge
+request_latency_ms{version="1.4.0"} 41.5
+request_latency_ms{version="1.5.0"} 57.25
+"""
+
+
+def _wait_for(prom: Prometheus, promql: str, value: float) -> None:
+    source = PrometheusSource(prom.url, {"canary.requests": "vector(0)"})
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        if [v for _, v in source.query(promql)] == [value]:
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"Prometheus never showed {promql} = {value}")
+
+
+@pytest.fixture
+def advancing() -> Iterator[Prometheus]:
+    """A Prometheus of its own scraping counters that the test advances."""
+    work = Path(tempfile.mkdtemp(prefix="crit-prom-"))
+    _Counters.text = METRICS
+    metrics = ThreadingHTTPServer(("127.0.0.1", 0), _Metrics)
+    threading.Thread(target=metrics.serve_forever, daemon=True).start()
+    prom = _start_prometheus(work, metrics.server_address[1])
+    try:
+        _wait_for(prom, "sum(http_requests_total)", 1009.0)
+        yield prom
+    finally:
+        _Counters.text = METRICS
+        prom.stop()
+        metrics.shutdown()
+        metrics.server_close()
+        _gone(prom)
+        shutil.rmtree(work, ignore_errors=True)
+
+
 @requires_prometheus
-def test_per_version_counts_from_real_prometheus(scraped: Prometheus) -> None:
-    reading = PrometheusSource(scraped.url, QUERIES).read()
-    assert reading.available and reading.error is None
-    assert reading.source == f"prometheus {scraped.url}"
-    assert reading.stable == VersionCounts(requests=909, errors=9, latency_ms=41.5)
-    assert reading.canary == VersionCounts(requests=100, errors=10, latency_ms=57.25)
-    assert reading.canary is not None and reading.canary.error_rate == 0.1
+def test_each_read_counts_the_increase_since_the_previous_one_per_series(advancing: Prometheus) -> None:
+    windowed = {**QUERIES, "canary.requests": 'sum(increase(http_requests_total{version="1.5.0"}[1m]))'}
+    source = PrometheusSource(advancing.url, QUERIES)  # the baseline: the counters now
+    unwrapped = PrometheusSource(advancing.url, windowed)
+    assert unwrapped.queries[("canary", "requests")] == 'http_requests_total{version="1.5.0"}'
+    assert len(unwrapped.notes) == 1 and "overlapping windows" in unwrapped.notes[0]
+    _Counters.text = ADVANCED
+    _wait_for(advancing, "sum(http_requests_total)", 1920.0)
+    for reading in (source.read(), unwrapped.read()):
+        assert reading.available and reading.error is None, reading.error
+        assert reading.source == f"prometheus {advancing.url}"
+        assert reading.stable == VersionCounts(requests=909, errors=9, latency_ms=41.5)
+        # 1.5.0's pod restarted (200s: 90 -> 40 counts 40, not -50) and pod b appeared (50 counts whole);
+        # a sum() of the series would have gone 100 -> 102 and counted 2 requests
+        assert reading.canary == VersionCounts(requests=92, errors=2, latency_ms=57.25)
+    again = source.read()  # nothing new since: no counts, whatever the window of the query
+    assert again.canary == VersionCounts(0, 0, None) and again.stable == VersionCounts(0, 0, None)
+
+
+@pytest.mark.parametrize(
+    ("promql", "counter"),
+    [
+        ('sum(increase(x_total{a="b"}[1m]))', 'x_total{a="b"}'),
+        ("rate(x_total[30s])", "x_total"),
+        ("sum by (pod) (irate(x_total [ 5m ]))", "x_total"),
+        ('sum(x_total{code=~"5.."})', 'x_total{code=~"5.."}'),
+        ("x_total", "x_total"),
+    ],
+)
+def test_counter_queries_are_read_per_series(promql: str, counter: str) -> None:
+    assert counter_query("canary.errors", promql)[0] == counter
+
+
+@pytest.mark.parametrize(
+    "promql",
+    [
+        "sum_over_time(x_total[1m])",
+        "increase(sum(x_total)[1m:10s])",
+        "sum(rate(x_total[1m])) / sum(rate(y_total[1m]))",
+        "increase(x_total[1m]) + increase(y_total[1m])",
+    ],
+)
+def test_other_windowed_counter_queries_are_refused(promql: str) -> None:
+    with pytest.raises(UserError, match=r"range window.*cumulative counter itself"):
+        PrometheusSource("http://127.0.0.1:9", {"canary.requests": promql})
 
 
 @requires_prometheus
@@ -179,15 +266,17 @@ def test_vectors_scalars_and_empty_results(scraped: Prometheus) -> None:
     empty = source.read()  # no series: no requests, no latency; available, not an error
     assert empty.available and empty.canary == VersionCounts(0, 0, None)
     nan = PrometheusSource(scraped.url, {"canary.requests": "vector(3)", "canary.latency_ms": "vector(0) / 0"}).read()
-    assert nan.canary == VersionCounts(3, 0, None)
+    assert nan.available and nan.canary == VersionCounts(0, 0, None)  # a constant counter: nothing new
 
 
 @requires_prometheus
 def test_bad_queries_are_unavailable_with_prometheus_own_message(scraped: Prometheus) -> None:
-    broken = PrometheusSource(scraped.url, {"canary.requests": "sum(rate(http_requests_total[1m]"}).read()
+    broken = PrometheusSource(scraped.url, {"canary.requests": "sum(http_requests_total"}).read()
     assert not broken.available and broken.error is not None
     assert "canary.requests" in broken.error and "bad_data" in broken.error
-    matrix = PrometheusSource(scraped.url, {"canary.requests": "http_requests_total[1m]"}).read()
+    with pytest.raises(UserError, match="range window"):
+        PrometheusSource(scraped.url, {"canary.requests": "http_requests_total[1m]"})
+    matrix = PrometheusSource(scraped.url, {"canary.requests": "vector(1)", "canary.latency_ms": "x[1m]"}).read()
     assert not matrix.available and matrix.error is not None and "range vector" in matrix.error
     with pytest.raises(BackendError, match="HTTP 400"):
         PrometheusSource(scraped.url, {"canary.requests": "x"}).query("sum(")
@@ -200,7 +289,7 @@ def test_a_stopped_prometheus_is_unavailable_quickly() -> None:
     try:
         source = PrometheusSource(prom.url, {"stable.requests": "vector(7)", "canary.requests": "vector(1)"})
         up = source.read()
-        assert up.available and up.stable == VersionCounts(7, 0, None)
+        assert up.available and up.stable == VersionCounts(0, 0, None)  # constant counters: nothing new
         prom.stop()
         began = time.monotonic()
         down = source.read()

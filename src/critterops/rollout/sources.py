@@ -5,8 +5,10 @@ Two sources, one shape (:class:`SourceReading`):
 - :class:`HAProxySource` reads the local proxy's ``show stat`` and returns the change since the
   previous read: requests routed (``lbtot``), errors (5xx answers plus refused or broken connections)
   and HAProxy's ``rtime`` (its average over the server's last 1024 requests, not just this interval);
-- :class:`PrometheusSource` runs one instant PromQL query per version and metric through the HTTP
-  API (``/api/v1/query``).
+- :class:`PrometheusSource` reads cumulative counters per version and metric through the HTTP API
+  (``/api/v1/query``) and returns their increase since the previous read, differenced per series by
+  critterops itself: the judge multiplies evidence across looks, so looks must count disjoint events
+  (``increase(x[1m])`` read every 10 s would count each error about six times).
 
 A source that cannot be read returns ``available=False`` with the reason, never raises: the caller
 turns that into an inconclusive look (no judging, no promotion), as Argo Rollouts does for a metric
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import time
 import urllib.error
 import urllib.parse
@@ -144,50 +147,26 @@ def _delta(current: int, previous: int | None) -> int:
 # --- Prometheus -------------------------------------------------------------------------------------------------
 
 
-class PrometheusSource:
-    """Per-version counts from PromQL instant queries.
+Sample = tuple[dict[str, str], float]
+Matrix = list[tuple[dict[str, str], list[tuple[float, float]]]]
 
-    ``queries`` maps ``"<role>.<metric>"`` to PromQL, metric one of ``requests``, ``errors``,
-    ``latency_ms``; for example ``{"canary.requests": 'sum(increase(http_requests_total{version="2"}[1m]))'}``.
-    Each query's vector is summed; an empty vector counts 0 requests or errors and no latency.
-    """
 
-    def __init__(self, base_url: str, queries: Mapping[str, str], *, timeout: float = 3.0) -> None:
+class PrometheusClient:
+    """Prometheus' HTTP API (``/api/v1/query`` and ``/api/v1/query_range``); errors are ``BackendError``."""
+
+    def __init__(self, base_url: str, *, timeout: float = 3.0) -> None:
         parts = urllib.parse.urlsplit(base_url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise UserError(f"Prometheus URL must be http(s)://host:port, not {base_url!r}")
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
-        self.name = f"prometheus {self.base_url}"
-        self.queries: dict[tuple[str, str], str] = {}
-        for key, promql in queries.items():
-            role, _, metric = key.partition(".")
-            if not role or metric not in METRICS:
-                raise UserError(
-                    f"Prometheus query key {key!r} must be '<version>.<metric>' with metric one of {', '.join(METRICS)}"
-                )
-            if not promql.strip():
-                raise UserError(f"Prometheus query {key!r} is empty")
-            self.queries[(role, metric)] = promql
-        roles = {role for role, _ in self.queries}
-        without_requests = sorted(role for role in roles if (role, "requests") not in self.queries)
-        if not roles or without_requests:
-            raise UserError(
-                "every version needs a '<version>.requests' query"
-                + (f" (missing for {', '.join(without_requests)})" if without_requests else "")
-            )
-        host = parts.hostname or ""
         handlers: list[urllib.request.BaseHandler] = []
-        if host in ("127.0.0.1", "localhost", "::1"):
+        if parts.hostname in ("127.0.0.1", "localhost", "::1"):
             handlers.append(urllib.request.ProxyHandler({}))  # loopback never goes through http_proxy
         self._opener = urllib.request.build_opener(*handlers)
 
-    def query(self, promql: str) -> list[tuple[dict[str, str], float]]:
-        """Run one instant query; the (labels, value) pairs of its vector (a scalar is one pair).
-
-        Raises BackendError: unreachable server, HTTP error, or an error reported by Prometheus.
-        """
-        url = f"{self.base_url}/api/v1/query?{urllib.parse.urlencode({'query': promql})}"
+    def _get(self, path: str, params: Mapping[str, str]) -> Any:
+        url = f"{self.base_url}{path}?{urllib.parse.urlencode(params)}"
         try:
             with self._opener.open(url, timeout=self.timeout) as response:
                 payload = json.loads(response.read().decode("utf-8"))
@@ -202,28 +181,190 @@ class PrometheusSource:
         if not isinstance(payload, dict) or payload.get("status") != "success":
             detail = payload.get("error", payload) if isinstance(payload, dict) else payload
             raise BackendError(f"Prometheus query failed: {detail}")
-        return _samples(payload.get("data"))
+        return payload.get("data")
+
+    def query(self, promql: str) -> list[Sample]:
+        """One instant query: the (labels, value) pairs of its vector (a scalar is one pair)."""
+        return _samples(self._get("/api/v1/query", {"query": promql}))
+
+    def query_range(self, promql: str, start: float, end: float, step: float) -> Matrix:
+        """One range query: per series, its labels and (time, value) points."""
+        data = self._get(
+            "/api/v1/query_range", {"query": promql, "start": f"{start:.3f}", "end": f"{end:.3f}", "step": f"{step:g}"}
+        )
+        if not isinstance(data, dict) or data.get("resultType") != "matrix" or not isinstance(data.get("result"), list):
+            raise BackendError(f"unexpected Prometheus range data: {data!r}")
+        out: Matrix = []
+        for item in data["result"]:
+            labels = {str(k): str(v) for k, v in (item.get("metric") or {}).items()}
+            out.append((labels, [(float(t), float(v)) for t, v in item.get("values") or []]))
+        return out
+
+
+COUNTERS = ("requests", "errors")
+# sum(...), sum by (a, b) (...), sum without (a) (...) around the whole query
+_SUM = re.compile(
+    r"^\s*sum\s*(?:(?:by|without)\s*\([^()]*\)\s*)?\((?P<inner>.*)\)\s*(?:(?:by|without)\s*\([^()]*\)\s*)?$", re.S
+)
+# increase/rate/irate of one selector with a window: the form that overlaps when read more often than the window
+_WINDOWED = re.compile(
+    r"^\s*(?P<fn>increase|rate|irate)\s*\(\s*(?P<sel>[A-Za-z_:][\w:]*\s*(?:\{[^{}]*\})?)\s*\[[^\]]+\]\s*\)\s*$", re.S
+)
+_RANGE = re.compile(r"\[\s*\d+[smhdwy]")
+
+
+def counter_query(key: str, promql: str) -> tuple[str, str | None]:
+    """The expression whose per-series values are cumulative counters, and a note when it was unwrapped.
+
+    Evidence the judge multiplies across looks must come from disjoint counts, so the source reads
+    counters and differences them itself. ``increase(x[1m])``, ``rate(x[1m])`` and ``irate(x[1m])`` of
+    one selector (alone or in one ``sum``) are unwrapped to ``x``; any other windowed form
+    (``sum_over_time``, a subquery, ``increase`` of an expression) is rejected: it cannot be unwrapped
+    without guessing, and read every interval it would count the same errors several times.
+    """
+    text = promql.strip()
+    inner = text
+    summed = _SUM.match(text)
+    if summed and _balanced(summed.group("inner")):
+        inner = summed.group("inner").strip()
+    windowed = _WINDOWED.match(inner)
+    if windowed:
+        selector = re.sub(r"\s+", " ", windowed.group("sel")).strip()
+        return selector, (
+            f"{key}: read as the counter {selector} (differenced per series between reads); "
+            f"{windowed.group('fn')}(...[window]) was unwrapped because overlapping windows count each event "
+            "several times"
+        )
+    if _RANGE.search(inner):
+        raise UserError(
+            f"Prometheus query {key!r} uses a range window ({text!r}): give the cumulative counter itself, "
+            f'e.g. http_requests_total{{version="2"}} or sum(http_requests_total{{version="2"}}); critterops '
+            "differences it between reads (windows read more often than their length count each error several times)"
+        )
+    return inner, None
+
+
+def _balanced(text: str) -> bool:
+    depth = 0
+    for char in text:
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        if depth < 0:
+            return False
+    return depth == 0
+
+
+class PrometheusSource:
+    """Per-version interval counts from Prometheus counters.
+
+    ``queries`` maps ``"<role>.<metric>"`` to PromQL, metric one of ``requests``, ``errors``,
+    ``latency_ms``. ``requests`` and ``errors`` name cumulative counters, for example
+    ``{"canary.requests": 'http_requests_total{version="2"}'}``: each :meth:`read` returns, per version,
+    the increase since the previous read, differenced per series and then summed (a series whose value
+    went down restarted: its new value is the increase; a series that appeared since counts whole). A top
+    level ``sum(...)`` is read per series; ``increase``/``rate``/``irate`` of a selector are unwrapped to the
+    selector (see :func:`counter_query`, the reasons are in :attr:`notes`); other windowed forms are
+    refused. ``latency_ms`` is read as a gauge at each read (for example HAProxy's or the app's mean).
+    The first read's baseline is taken when the source is built (or, if Prometheus was down then, at the
+    first read that reaches it, which returns no counts).
+    """
+
+    def __init__(self, base_url: str, queries: Mapping[str, str], *, timeout: float = 3.0) -> None:
+        self.client = PrometheusClient(base_url, timeout=timeout)
+        self.base_url = self.client.base_url
+        self.timeout = timeout
+        self.name = f"prometheus {self.base_url}"
+        self.queries: dict[tuple[str, str], str] = {}
+        self.notes: list[str] = []
+        for key, promql in queries.items():
+            role, _, metric = key.partition(".")
+            if not role or metric not in METRICS:
+                raise UserError(
+                    f"Prometheus query key {key!r} must be '<version>.<metric>' with metric one of {', '.join(METRICS)}"
+                )
+            if not promql.strip():
+                raise UserError(f"Prometheus query {key!r} is empty")
+            if metric in COUNTERS:
+                promql, note = counter_query(key, promql)
+                if note:
+                    self.notes.append(note)
+            self.queries[(role, metric)] = promql
+        roles = {role for role, _ in self.queries}
+        without_requests = sorted(role for role in roles if (role, "requests") not in self.queries)
+        if not roles or without_requests:
+            raise UserError(
+                "every version needs a '<version>.requests' query"
+                + (f" (missing for {', '.join(without_requests)})" if without_requests else "")
+            )
+        self._last: dict[tuple[str, str], dict[tuple[tuple[str, str], ...], float]] | None = None
+        self.reset()
+
+    def query(self, promql: str) -> list[Sample]:
+        """Run one instant query (see :meth:`PrometheusClient.query`). Raises BackendError."""
+        return self.client.query(promql)
+
+    def _counters(self) -> dict[tuple[str, str], dict[tuple[tuple[str, str], ...], float]]:
+        out: dict[tuple[str, str], dict[tuple[tuple[str, str], ...], float]] = {}
+        for (role, metric), promql in self.queries.items():
+            if metric not in COUNTERS:
+                continue
+            try:
+                samples = self.client.query(promql)
+            except BackendError as exc:
+                raise BackendError(f"{role}.{metric}: {exc}") from exc
+            out[(role, metric)] = {
+                tuple(sorted(labels.items())): value for labels, value in samples if math.isfinite(value)
+            }
+        return out
+
+    def reset(self) -> None:
+        """Take the counters' current values as the baseline (nothing if Prometheus is not reachable)."""
+        try:
+            self._last = self._counters()
+        except BackendError:
+            self._last = None
 
     def read(self) -> SourceReading:
-        values: dict[tuple[str, str], float | None] = {}
+        try:
+            current = self._counters()
+        except BackendError as exc:
+            return _unavailable(self.name, str(exc))
+        previous, self._last = self._last, current
+        if previous is None:
+            return _unavailable(self.name, "Prometheus was not reachable before: this read is the baseline")
+        gauges: dict[tuple[str, str], float | None] = {}
         for (role, metric), promql in self.queries.items():
+            if metric in COUNTERS:
+                continue
             try:
-                samples = self.query(promql)
+                samples = self.client.query(promql)
             except BackendError as exc:
                 return _unavailable(self.name, f"{role}.{metric}: {exc}")
             finite = [value for _, value in samples if not math.isnan(value)]
-            values[(role, metric)] = sum(finite) if finite else None
+            gauges[(role, metric)] = sum(finite) if finite else None
         versions: dict[str, VersionCounts] = {}
         for role in dict.fromkeys(role for role, _ in self.queries):
-            requests = _count(values.get((role, "requests")))
-            errors = _count(values.get((role, "errors")))
-            latency = values.get((role, "latency_ms"))
+            increase = {
+                metric: sum(
+                    _delta_float(value, previous.get((role, metric), {}).get(series))
+                    for series, value in current.get((role, metric), {}).items()
+                )
+                for metric in COUNTERS
+            }
+            requests = _count(increase["requests"])
+            errors = _count(increase["errors"])
+            latency = gauges.get((role, "latency_ms"))
             versions[role] = VersionCounts(
                 requests=requests,
                 errors=min(errors, requests),
-                latency_ms=latency if latency is not None and math.isfinite(latency) else None,
+                latency_ms=latency if latency is not None and math.isfinite(latency) and requests else None,
             )
         return SourceReading(source=self.name, available=True, versions=versions)
+
+
+def _delta_float(current: float, previous: float | None) -> float:
+    if previous is None or current < previous:
+        return current
+    return current - previous
 
 
 def _count(value: float | None) -> int:
@@ -240,18 +381,21 @@ def _prometheus_error(exc: urllib.error.HTTPError) -> str:
         return str(exc.reason)
 
 
-def _samples(data: Any) -> list[tuple[dict[str, str], float]]:
+def _samples(data: Any) -> list[Sample]:
     if not isinstance(data, dict):
         raise BackendError(f"unexpected Prometheus query data: {data!r}")
     kind, result = data.get("resultType"), data.get("result")
     if kind == "scalar" and isinstance(result, list) and len(result) == 2:
         return [({}, float(result[1]))]
     if kind == "vector" and isinstance(result, list):
-        samples: list[tuple[dict[str, str], float]] = []
+        samples: list[Sample] = []
         for item in result:
             labels = {str(k): str(v) for k, v in (item.get("metric") or {}).items()}
             samples.append((labels, float(item["value"][1])))
         return samples
     if kind == "matrix":
-        raise BackendError("the query returned a range vector: wrap it, e.g. sum(increase(metric[1m]))")
+        raise BackendError(
+            "the query returned a range vector: give the counter itself (an instant vector such as "
+            "metric{...}); critterops differences it between reads"
+        )
     raise BackendError(f"unsupported Prometheus result type {kind!r}")
