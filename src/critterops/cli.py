@@ -14,7 +14,7 @@ from critterops.errors import EXIT_UNEXPECTED, CritteropsError
 
 def _commands() -> dict[str, ModuleType]:
     """The commands, in the order ``--help`` lists them."""
-    from critterops.commands import affected, demo, deploy, exporter, generate, judge, plan, risk, scan, status
+    from critterops.commands import affected, demo, deploy, exporter, generate, judge, plan, review, risk, scan, status
 
     return {
         "demo": demo,
@@ -27,6 +27,7 @@ def _commands() -> dict[str, ModuleType]:
         "exporter": exporter,
         "judge": judge,
         "status": status,
+        "review": review,
     }
 
 
