@@ -32,6 +32,13 @@ def add_parser(sub: Any) -> None:
     parser.add_argument("--only", help="comma-separated parts: kubernetes,github,observability,runbooks,docker")
     parser.add_argument("--no-argo", action="store_true", help="plain Deployments instead of Argo Rollouts")
     parser.add_argument(
+        "--judge",
+        choices=("threshold", "critterops"),
+        help="who decides Argo's analyses: threshold (Prometheus queries against the policy's limits) or "
+        "critterops (the kit runs `critterops judge serve` and the analyses ask it); default: the policy's "
+        "defaults.judge, else threshold",
+    )
+    parser.add_argument(
         "--github-enterprise",
         action="store_true",
         help="workflows for GitHub Enterprise Server: reusable workflows as ./ (the $/ form is github.com only)",
@@ -131,6 +138,7 @@ def run(args: argparse.Namespace) -> int:
         plan=plan,
         runbook_base_url=args.runbook_url or runbooks.url,
         warnings=warnings,
+        judge=args.judge or policy.judge,
     )
     files = build_kit(ctx, groups, out_prefix if out_prefix != "." else "")
     if args.check:

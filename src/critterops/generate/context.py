@@ -51,6 +51,7 @@ class KitContext:
     github_enterprise: bool = False  # reusable workflows as ./ (GitHub Enterprise Server has no $/ form)
     plan: dict[str, Any] | None = None  # critterops.plan/v2 document
     runbook_base_url: str = "deploy/runbooks"  # a URL, or a path from the repository root (generate.links)
+    judge: str = "threshold"  # "critterops": the Rollouts' analyses ask `critterops judge serve` (generate.judge)
     warnings: list[str] = field(default_factory=list)
 
     @property

@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from critterops.generate import exporter, yamlio
+from critterops.generate import exporter, judge, yamlio
 from critterops.generate.context import Deploy, KitContext
 from critterops.generate.dockerfiles import image_names
 from critterops.generate.observability import COLLECTOR_PROMETHEUS_PORT, EXPORTER_PORT
@@ -32,6 +32,7 @@ from critterops.plan.policy import MIN_MESSAGES, MIN_REQUESTS, Environment
 PORT = 8080
 UID = 10001
 PROMETHEUS = "http://prometheus.monitoring.svc:9090"
+PROMETHEUS_PORT = 9090  # PROMETHEUS's port: the judge's NetworkPolicy lets it reach this
 OTEL_ENDPOINT = "http://otel-collector:4317"
 SECRET_DIR = "/run/secrets/app"
 # ASPNETCORE_ENVIRONMENT per overlay, which decides which IsDevelopment() branches run
@@ -403,6 +404,9 @@ def strategy(ctx: KitContext, service: Service, deploy: Deploy, env: Environment
         {"name": "namespace", "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}},
     ]
     template = [{"templateName": f"{name}-analysis"}]
+    if judge.enabled(ctx):  # the critterops judge decides instead of the thresholds (generate/judge.py)
+        analysis_args = judge.analysis_args()
+        template = [{"templateName": judge.template_name(service)}]
     if deploy.strategy == "blue-green":
         blue: dict[str, Any] = {
             "activeService": name,
@@ -732,6 +736,9 @@ def service_documents(ctx: KitContext, service: Service, env: Environment) -> li
         docs.append(ingress(ctx, service))
     if ctx.argo and not is_static(service):
         docs.append(analysis_template(ctx, service, ctx.deploy(service, env), env))
+        if judge.enabled(ctx):
+            gates = [m for m in docs[-1]["spec"]["metrics"] if m["name"] == "projection-lag"]
+            docs.append(judge.analysis_template(ctx, service, env, labels(ctx, service.name), gates))
     if uses_blue_green(ctx, service):
         docs += [smoke_template(ctx, service), smoke_policy(ctx, service)]
     return docs
@@ -794,6 +801,9 @@ def _observability_policies(ctx: KitContext) -> list[dict[str, Any]]:
                 {"to": [{"podSelector": {"matchLabels": {"app.kubernetes.io/name": kind}}}], "ports": _tcp(*ports)}
             )
     exporter = policy_document(ctx, EXPORTER_NAME, [{"from": [_FROM_MONITORING], "ports": _tcp(EXPORTER_PORT)}], egress)
+    if judge.enabled(ctx):
+        ingress, to_prometheus = judge.network_policy_rules(PROMETHEUS_PORT)
+        return [collector, exporter, policy_document(ctx, judge.JUDGE_NAME, ingress, to_prometheus)]
     return [collector, exporter]
 
 
@@ -974,6 +984,18 @@ def kubernetes_files(ctx: KitContext) -> dict[str, str]:
             exporter.config_text(ctx),
         )
     )
+    if judge.enabled(ctx):
+        base_resources.append("critterops-judge.yaml")
+        files["kubernetes/base/critterops-judge.yaml"] = yamlio.dump_all(
+            judge.documents(
+                ctx,
+                waivers(WAIVER_DIGEST),
+                labels(ctx, judge.JUDGE_NAME, "monitoring"),
+                pod_security(),
+                container_security(),
+                PROMETHEUS,
+            )
+        )
     for service in ctx.deployable():
         rel = f"services/{service.name}.yaml"
         files[f"kubernetes/base/{rel}"] = yamlio.dump_all(service_documents(ctx, service, production))

@@ -48,7 +48,9 @@ Example ``critterops.yaml``::
 All keys of an environment: ``appetite``, ``canary: {steps, pause}``,
 ``analysis: {interval, count, failure_limit, initial_delay}``, ``approval``, ``mirror``,
 ``collapse_to_rolling``, ``replicas``, ``blue_green: {scale_down_delay}``. Of a service:
-``strategy``, ``customer_facing``, ``approval``, ``thresholds``.
+``strategy``, ``customer_facing``, ``approval``, ``thresholds``. ``defaults.judge``: ``threshold`` (the
+default: Argo's analyses compare Prometheus queries with the thresholds) or ``critterops`` (the kit runs
+``critterops judge serve`` and its analyses ask it; ``generate --judge`` overrides).
 
 Every value remembers where it came from (:attr:`Policy.provenance`), which
 :func:`explain_policy` prints. An invalid file raises :class:`~critterops.errors.ConfigError`
@@ -211,6 +213,7 @@ class Policy:
     provenance: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
     """Dotted key path as written in the file (``environments.production.canary.steps``) → ``"default"``,
     the file's path, or ``"mirrored from <env>: <origin>"``."""
+    judge: str = "threshold"  # defaults.judge: "critterops" makes generate write the judge's analyses
 
     def environment(self, name: str) -> Environment:
         for environment in self.environments:
@@ -394,7 +397,8 @@ _THRESHOLD_RULES: Final[dict[str, dict[str, Any]]] = {
     "outbox_backlog": {"low": 0, "allowed": "a number of messages from 0"},
 }
 _SERVICE_KEYS = ("strategy", "customer_facing", "approval", "thresholds")
-_DEFAULTS_KEYS = ("saga_hosts", "customer_facing")
+_DEFAULTS_KEYS = ("saga_hosts", "customer_facing", "judge")
+JUDGES: Final = ("threshold", "critterops")  # who decides the kit's Argo analyses (generate --judge)
 
 
 def _build(doc: _Doc, data: Any, source: str | None) -> Policy:
@@ -426,7 +430,10 @@ def _build(doc: _Doc, data: Any, source: str | None) -> Policy:
     risk = _risk(doc, top.get("risk"), origin, provenance)
 
     defaults = _section(doc, top.get("defaults"), ("defaults",), _DEFAULTS_KEYS)
-    strategies = {key: _choice(doc, value, ("defaults", key), STRATEGIES) for key, value in defaults.items()}
+    strategies = {
+        key: _choice(doc, value, ("defaults", key), JUDGES if key == "judge" else STRATEGIES)
+        for key, value in defaults.items()
+    }
     for key in _DEFAULTS_KEYS:
         provenance[f"defaults.{key}"] = origin if key in strategies else DEFAULT
 
@@ -441,6 +448,7 @@ def _build(doc: _Doc, data: Any, source: str | None) -> Policy:
         customer_facing=strategies.get("customer_facing", "canary"),
         source=source,
         provenance=provenance,
+        judge=strategies.get("judge", "threshold"),
     )
 
 
@@ -654,7 +662,11 @@ def policy_to_dict(policy: Policy) -> dict[str, Any]:
         "thresholds": _fields(policy.thresholds),
         "metrics": _fields(policy.metrics),
         "risk": _fields(policy.risk),
-        "defaults": {"saga_hosts": policy.saga_hosts, "customer_facing": policy.customer_facing},
+        "defaults": {
+            "saga_hosts": policy.saga_hosts,
+            "customer_facing": policy.customer_facing,
+            **({"judge": policy.judge} if policy.judge != "threshold" else {}),
+        },
         "services": {
             service.name: {
                 "strategy": service.strategy,
@@ -734,6 +746,8 @@ def explain_policy(policy: Policy) -> str:
     lines += ["", "Default strategies"]
     row("defaults.saga_hosts", "saga_hosts", policy.saga_hosts)
     row("defaults.customer_facing", "customer_facing", policy.customer_facing)
+    if policy.judge != "threshold":
+        row("defaults.judge", "judge", policy.judge)
     if not policy.services:
         lines += ["", "Services: no overrides (each service's strategy follows the risk of its change)"]
     for service in policy.services:
