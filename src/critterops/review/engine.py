@@ -68,6 +68,7 @@ def review(
     warnings = [
         f"{w.file}{':' + str(w.line) if w.line else ''}: {w.message}" for w in tree.warnings if _unparseable(w.message)
     ]
+    warnings += _invalid_settings(ctx)
     warnings += ctx.warnings
     if baseline is not None:
         if baseline.repository and baseline.repository != repository:
@@ -93,6 +94,23 @@ def review(
         len(baseline.fingerprints) if baseline else 0,
         repository,
     )
+
+
+def _invalid_settings(ctx: ReviewContext) -> list[str]:
+    """appsettings files that are not JSON (with comments): the rules still read them line by line."""
+    from critterops.discover import jsonc
+
+    out = []
+    for rel in ctx.tree.files:
+        name = rel.rsplit("/", 1)[-1].lower()
+        if not (name.startswith("appsettings") and name.endswith(".json")):
+            continue
+        text = ctx.tree.read_text(rel)
+        try:
+            jsonc.loads(text or "{}")
+        except ValueError as error:
+            out.append(f"{rel}: not valid JSON ({error}): reviewed line by line only")
+    return out
 
 
 def _unparseable(message: str) -> bool:

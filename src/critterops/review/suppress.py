@@ -24,23 +24,33 @@ from critterops.errors import UserError
 from critterops.review.model import Baseline, Finding, Suppression
 
 BASELINE_SCHEMA = "critterops.review-baseline/v1"
-_INLINE = re.compile(r"(?://|#)\s*critterops:\s*ignore\s+([A-Za-z0-9_,\- ]+?)(?:\s+(\S.*))?$")
+_INLINE = re.compile(r"(?://|#)\s*critterops:\s*ignore\s+(.*)$")
 _ID = re.compile(r"^[A-Z]+[0-9]+$|^[a-z0-9]+:[A-Za-z0-9_.\-]+$")
 
 
 def inline_suppressions(file: str, lines: list[str]) -> list[Suppression]:
+    """The suppression comments of a file: leading words that look like rule ids (``CR101``,
+    ``hadolint:DL3008``, comma- or space-separated) are the rules, the rest of the line the reason."""
     out = []
     for number, text in enumerate(lines, 1):
         if "critterops:" not in text:
             continue
         match = _INLINE.search(text)
-        if match:
-            ids = tuple(i.strip() for i in match.group(1).replace(",", " ").split() if i.strip())
-            reason = (match.group(2) or "").strip()
-            if ids and not _ID.match(ids[-1]) and not reason:
-                # "ignore CR107 local dev": the regex is lazy, but a trailing word is the reason's start
-                reason, ids = " ".join(ids[1:]), ids[:1]
-            out.append(Suppression(file, number, ids, reason))
+        if not match:
+            continue
+        words = match.group(1).replace(",", " , ").split()
+        ids: list[str] = []
+        rest = 0
+        for rest, word in enumerate(words):  # noqa: B007 - the index where the reason starts is wanted
+            if word == ",":
+                continue
+            if not _ID.match(word):
+                break
+            ids.append(word)
+        else:
+            rest = len(words)
+        if ids:
+            out.append(Suppression(file, number, tuple(ids), " ".join(w for w in words[rest:]).replace(" , ", ", ")))
     return out
 
 
