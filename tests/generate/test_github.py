@@ -113,14 +113,16 @@ def test_workflow_permissions_are_empty_and_jobs_get_least_privilege(gh_example:
             assert writes == WRITERS.get((path.rsplit("/", 1)[1], job_id)), (path, job_id, writes)
 
 
-# The only jobs that may write: the image job pushes, the deploy job asks for an OIDC token, and the
-# callers of those reusable workflows grant exactly what the called job needs.
+# The only jobs that may write: the image job pushes, the deploy job asks for an OIDC token, the
+# callers of those reusable workflows grant exactly what the called job needs, and the review job
+# uploads its SARIF to code scanning.
 WRITERS = {
     ("images.yml", "image"): {"packages"},
     ("deploy.yml", "deploy"): {"id-token"},
     ("deploy-staging.yml", "images"): {"packages"},
     ("deploy-staging.yml", "deploy"): {"id-token"},
     ("deploy-production.yml", "deploy"): {"id-token"},
+    ("security-scan.yml", "review"): {"security-events"},
 }
 
 
@@ -323,7 +325,8 @@ def test_security_scan_is_scheduled_and_fails_on_findings(gh_example: dict[str, 
     assert "package --vulnerable --include-transitive" in runs and "exit 1" in runs
     assert 'kubectl kustomize "deploy/kubernetes/overlays/production"' in runs
     assert f"checkov=={pins.PYTHON_TOOLS['checkov']}" in runs
-    assert all(job["permissions"] == {"contents": "read"} for job in scan["jobs"].values())
+    assert all(job["permissions"] == {"contents": "read"} for name, job in scan["jobs"].items() if name != "review")
+    assert scan["jobs"]["review"]["permissions"] == {"contents": "read", "security-events": "write"}
 
 
 def test_without_a_solution_or_argo_the_workflows_build_projects_and_wait_for_deployments() -> None:

