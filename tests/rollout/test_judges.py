@@ -461,7 +461,8 @@ def test_sequential_fails_a_ten_point_regression_within_a_few_looks() -> None:
         decision = judge.decide(simulate_looks(rng, 0.005, 0.105, looks=12))
         assert decision.verdict is Verdict.FAIL
         times.append(decided_at(decision))
-    assert max(times) <= 40 and float(np.median(times)) <= 20
+    # At most the canary's share's worth of evidence per look (bets robust to bursts): three looks.
+    assert max(times) <= 40 and float(np.median(times)) <= 30
 
 
 def test_sequential_shared_incident_is_no_evidence_against_the_canary() -> None:

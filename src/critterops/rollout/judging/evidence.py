@@ -1,6 +1,6 @@
 """E-processes and confidence sequences for the sequential judge, in numpy only.
 
-Three constructions, each valid at every look at once (so under optional stopping), by Ville's
+Four constructions, each valid at every look at once (so under optional stopping), by Ville's
 inequality: a nonnegative supermartingale ``E`` with ``E_0 = 1`` exceeds ``1/alpha`` at *any* time
 with probability at most ``alpha`` (Ville 1939; Ramdas, Grünwald, Vovk, Shafer, "Game-theoretic
 statistics and safe anytime-valid inference", Statist. Sci. 2023).
@@ -32,6 +32,22 @@ statistics and safe anytime-valid inference", Statist. Sci. 2023).
    invariance (Lai, "On confidence sequences", Ann. Statist. 1976; Pérez-Ortiz, Lardy, de Heide,
    Grünwald, "E-statistics, group invariance and anytime-valid testing", Ann. Statist. 2024).
    Exact only for Gaussian values; used as a latency guard.
+4. :func:`share_bet_log_e`: a **betting e-process on the canary's share of each look's events**
+   (errors, or requests slower than a bound), robust to events that come in bursts. The
+   hypergeometric ratio of 1. treats each error as landing on the canary independently, so a burst
+   of ``k`` errors routed as a unit (session affinity, retries on one connection, the proxy's own
+   retries) counts as ``k`` pieces of evidence although it is on the canary with probability ``w``,
+   not ``w^k``. Whatever the clustering, if each error *or burst* is on the canary with probability
+   at most its traffic share ``w = n/(n+m)``, the share ``x/s`` has conditional mean at most ``w``,
+   so every factor ``1 + a (x/(s w) - 1)`` with ``0 <= a <= 1`` fixed before the split is seen has
+   mean at most 1 and is not negative: their product is a test supermartingale (testing by
+   betting: Shafer, "Testing by betting", JRSS A 2021; Waudby-Smith & Ramdas, "Estimating means of
+   bounded random variables by betting", JRSS B 2024). No other per-look factor is valid for every
+   clustering: the worst case puts all ``s`` errors in one burst, and a factor whose mean is at
+   most 1 under every law of ``x`` on ``0..s`` with mean ``s w`` lies below a line through
+   ``(s w, 1)``. The fraction ``a`` is the one that maximises the expected log growth against a
+   binomial split at odds ratio ``psi`` (Kelly), which for a single error is exactly the
+   likelihood ratio of 1.; a mixture over a grid of ``psi`` fixed in advance keeps the guarantee.
 """
 
 from __future__ import annotations
@@ -152,6 +168,77 @@ def _fnch_mode_sd(n: int, m: int, s: int, psi: float) -> tuple[int, float]:
     parts = [float(mode), float(n - mode), float(s - mode), float(m - s + mode)]
     inv = sum(1.0 / p for p in parts if p > 0)
     return mode, (1.0 / inv) ** 0.5 if inv > 0 else 0.0
+
+
+_KELLY_CAP = 64  # events per look beyond which the bet's fraction is computed as for 64 (still valid)
+_KELLY_STEPS = 25
+MAX_FRACTION = 0.9  # a look where the canary has none of many events costs at most a factor of 10
+
+
+def kelly_fractions(s: npt.ArrayLike, w: npt.ArrayLike, log_psi: npt.ArrayLike) -> FloatArray:
+    """Per look and alternative, the fraction ``a`` in ``[0, 0.9]`` maximising ``E log(1 + a z)``.
+
+    ``z = x/(s w) - 1`` with ``x ~ Binomial(min(s, 64), q)`` and ``q = psi w / (psi w + 1 - w)``, the
+    canary's share of events when its odds are ``psi`` times stable's. Shape ``(looks, grid)``; 0
+    where ``s == 0`` or ``w`` is 0 or 1. The optimum solves ``E[z / (1 + a z)] = 0`` (decreasing
+    in ``a``), found by bisection, then capped at :data:`MAX_FRACTION` so that one look cannot
+    wipe out the evidence gathered so far (with many events the optimum nears 1).
+    """
+    s_ = np.minimum(np.asarray(s, dtype=np.int64), _KELLY_CAP)
+    w_ = np.asarray(w, dtype=np.float64)
+    lp = np.asarray(log_psi, dtype=np.float64)
+    out = np.zeros((s_.size, lp.size))
+    live = np.flatnonzero((s_ > 0) & (w_ > 0) & (w_ < 1))
+    if not live.size:
+        return out
+    size, share = s_[live].astype(np.float64), w_[live]
+    psi = np.exp(lp)[None, :]
+    q = psi * share[:, None] / (psi * share[:, None] + 1 - share[:, None])
+    x = np.arange(int(size.max()) + 1, dtype=np.float64)[None, None, :]
+    valid = x <= size[:, None, None]
+    q3 = np.clip(q[:, :, None], 1e-300, 1 - 1e-16)
+    log_p = (
+        log_factorial(size)[:, None, None]
+        - log_factorial(x)
+        - log_factorial(np.maximum(size[:, None, None] - x, 0))
+        + x * np.log(q3)
+        + (size[:, None, None] - x) * np.log1p(-q3)
+    )
+    p = np.where(valid, np.exp(np.where(valid, log_p, 0.0)), 0.0)
+    z = x / (size[:, None, None] * share[:, None, None]) - 1.0
+    low, high = np.zeros(q.shape), np.ones(q.shape)
+    for _ in range(_KELLY_STEPS):
+        mid = 0.5 * (low + high)
+        slope = np.sum(p * z / (1.0 + mid[:, :, None] * z), axis=2)
+        low = np.where(slope > 0, mid, low)
+        high = np.where(slope > 0, high, mid)
+    out[live] = np.minimum(low, MAX_FRACTION)
+    return out
+
+
+def share_bet_log_e(
+    n: npt.ArrayLike,
+    m: npt.ArrayLike,
+    x: npt.ArrayLike,
+    s: npt.ArrayLike,
+    log_psi: npt.ArrayLike,
+) -> FloatArray:
+    """Per look and alternative, ``log(1 + a (x/(s w) - 1))`` with ``w = n/(n+m)``: shape ``(looks, grid)``.
+
+    ``n``, ``m``: canary and stable requests; ``x``: the canary's events; ``s``: both versions'
+    events; ``a`` from :func:`kelly_fractions`. A look without events, or without traffic on one
+    side, contributes 0 (a factor of 1).
+    """
+    n_ = np.asarray(n, dtype=np.float64)
+    m_ = np.asarray(m, dtype=np.float64)
+    x_ = np.asarray(x, dtype=np.float64)
+    s_ = np.asarray(s, dtype=np.int64)
+    total = n_ + m_
+    w = np.divide(n_, total, out=np.zeros_like(total), where=total > 0)
+    a = kelly_fractions(s_, w, log_psi)
+    z = np.divide(x_, s_ * w, out=np.ones_like(w), where=(s_ > 0) & (w > 0)) - 1.0
+    out: FloatArray = np.log1p(a * z[:, None])
+    return out
 
 
 def mixture_log_e(log_lr: FloatArray, log_weights: FloatArray) -> FloatArray:

@@ -78,14 +78,21 @@ from critterops.rollout.judging.evidence import (
     beta_binomial_bounds,
     mixture_log_e,
     odds_ratio_log_lr,
+    share_bet_log_e,
     t_confidence_sequence,
     t_test_log_bf,
 )
 from critterops.rollout.judging.types import Decision, Look, Verdict, check_looks, finite, no_looks, pct, points, pp
 
-ODDS_RATIOS = 2.0 ** (np.arange(1, 13) / 2.0)  # the mixture's alternatives, sqrt(2) .. 64
+ODDS_RATIOS = 2.0 ** (np.arange(1, 13) / 2.0)  # the pass test's alternatives, sqrt(2) .. 64
 _LOG_GRID = np.log(ODDS_RATIOS)
 _LOG_WEIGHTS = np.full(ODDS_RATIOS.size, -math.log(ODDS_RATIOS.size))
+FAIL_ODDS_RATIOS = 2.0 ** (np.arange(1, 9) / 2.0)  # the fail test's bets, sqrt(2) .. 16
+_FAIL_GRID = np.log(FAIL_ODDS_RATIOS)
+_FAIL_WEIGHTS = np.full(FAIL_ODDS_RATIOS.size, -math.log(FAIL_ODDS_RATIOS.size))
+TAIL_ODDS_RATIOS = 2.0 ** (np.arange(1, 9) / 4.0)  # the tail tests' bets, 1.19 .. 4
+_TAIL_GRID = np.log(TAIL_ODDS_RATIOS)
+_TAIL_WEIGHTS = np.full(TAIL_ODDS_RATIOS.size, -math.log(TAIL_ODDS_RATIOS.size))
 BETA_PRIOR = (0.5, 50.0)  # per-version confidence sequences: prior mean ~1 %, worth 50 requests
 T_PRIOR_VARIANCE = 1.0
 
@@ -102,6 +109,9 @@ class SequentialSettings:
     latency: bool = True
     latency_tolerance: float = 0.10
     latency_share: float = 0.1
+    latency_block_s: float = 30.0
+    tail_quantile: float = 0.95
+    tail_ratio: float = 1.5
 
     def __post_init__(self) -> None:
         check.number("alpha", self.alpha, low=0, high=0.5, open_low=True)
@@ -115,6 +125,9 @@ class SequentialSettings:
             raise ValueError(f"latency must be true or false, got {self.latency!r}")
         check.number("latency_tolerance", self.latency_tolerance, low=0)
         check.number("latency_share", self.latency_share, low=0, high=1, open_low=True, open_high=True)
+        check.number("latency_block_s", self.latency_block_s, low=0)
+        check.number("tail_quantile", self.tail_quantile, low=0, high=1, open_low=True, open_high=True)
+        check.number("tail_ratio", self.tail_ratio, low=1, open_low=True)
 
     @property
     def alpha_errors(self) -> float:
@@ -142,7 +155,17 @@ class Trace:
     t_latency: FloatArray
     latency_ratio: FloatArray  # geometric mean of canary/stable mean latency so far
     latency_upper: FloatArray  # confidence sequence's upper end for that ratio (running minimum)
-    latency_looks: FloatArray
+    histograms: bool  # the first look with latency on both sides had histograms: the tail test runs
+    latency_looks: FloatArray  # looks with mean latency on both sides so far
+    latency_blocks: FloatArray  # completed blocks the mean guard has read
+    log_e_tail: FloatArray  # log of the "canary's slow tail is heavier" e-process
+    log_e_tail_ok: FloatArray  # log of the "tail odds below tail_ratio" e-process (for passing)
+    tail_looks: FloatArray  # looks with histograms on both sides and a bound from earlier looks
+    tail_bound: FloatArray  # the last bound used (ms), NaN before any
+    tail_canary: FloatArray  # cumulative requests above the bound, canary
+    tail_canary_requests: FloatArray
+    tail_stable: FloatArray
+    tail_stable_requests: FloatArray
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,6 +174,7 @@ class _Rules:
 
     fail_errors: npt.NDArray[np.bool_]
     fail_latency: npt.NDArray[np.bool_]
+    fail_tail: npt.NDArray[np.bool_]
     enough: npt.NDArray[np.bool_]
     measured: npt.NDArray[np.bool_]
     latency_ok: npt.NDArray[np.bool_]
@@ -172,6 +196,108 @@ def _latency_pairs(looks: Sequence[Look]) -> tuple[list[int], list[float]]:
     return index, logs
 
 
+def _blocks(
+    looks: Sequence[Look], index: list[int], logs: list[float], block_s: float
+) -> tuple[list[int], list[float]]:
+    """The mean guard's values: the mean of ``d_k`` per block of ``block_s`` seconds, and for each
+    the look at which it is complete (the first later look in a later block). ``block_s`` 0: per look."""
+    if block_s <= 0:
+        return index, logs
+    block_of = [math.floor(look.t / block_s) for look in looks]
+    ready, values = [], []
+    members: dict[int, list[float]] = {}
+    for k, d in zip(index, logs, strict=True):
+        members.setdefault(block_of[k], []).append(d)
+    for block, ds in sorted(members.items()):
+        done = next((k for k in range(len(looks)) if block_of[k] > block), None)
+        if done is None:
+            break  # the current block is still filling
+        ready.append(done)
+        values.append(sum(ds) / len(ds))
+    return ready, values
+
+
+@dataclass(frozen=True, slots=True)
+class _Tail:
+    """Per look: requests above the bound (canary, stable), the histograms' totals, the bound."""
+
+    over_c: npt.NDArray[np.int64]
+    total_c: npt.NDArray[np.int64]
+    over_s: npt.NDArray[np.int64]
+    total_s: npt.NDArray[np.int64]
+    bound: FloatArray  # NaN where the look has no usable histograms
+
+
+def _count_at(buckets: tuple[tuple[float, int], ...], bound: float) -> int | None:
+    for upper, count in buckets:
+        if upper == bound:
+            return count
+    return None
+
+
+def _tail_counts(looks: Sequence[Look], quantile: float) -> _Tail:
+    """Requests slower than a bound near stable's ``quantile``, per look, from the looks' histograms.
+
+    The bound for look ``k`` is the smallest histogram bound at which stable's histograms of looks
+    *before* ``k`` (those with the same bounds, pooled) reach ``quantile``: chosen before look
+    ``k``'s split between the versions is seen, so the per-look bets stay valid.
+    """
+    k = len(looks)
+    tail = _Tail(
+        np.zeros(k, dtype=np.int64),
+        np.zeros(k, dtype=np.int64),
+        np.zeros(k, dtype=np.int64),
+        np.zeros(k, dtype=np.int64),
+        np.full(k, np.nan),
+    )
+    pooled: dict[tuple[float, ...], npt.NDArray[np.int64]] = {}
+    for i, look in enumerate(looks):
+        cb, sb = look.canary.buckets, look.stable.buckets
+        if sb is None:
+            continue
+        bounds = tuple(bound for bound, _ in sb)
+        history = pooled.get(bounds)
+        if cb is not None and history is not None and history[-1] > 0:
+            at = int(np.searchsorted(history, quantile * history[-1], side="left"))
+            bound = bounds[at]
+            below_c = _count_at(cb, bound)
+            if math.isfinite(bound) and below_c is not None:
+                tail.total_c[i], tail.total_s[i] = cb[-1][1], sb[-1][1]
+                tail.over_c[i] = cb[-1][1] - below_c
+                tail.over_s[i] = sb[-1][1] - sb[at][1]
+                tail.bound[i] = bound
+        counts = np.array([count for _, count in sb], dtype=np.int64)
+        pooled[bounds] = counts if history is None else history + counts
+    return tail
+
+
+def _histogram_mode(looks: Sequence[Look]) -> bool:
+    """Whether the first look with latency on both sides carried histograms on both.
+
+    Fixed by that look's shape alone (never its values), so which guard gets the latency budget is
+    decided before the data that guard reads: a source either has histograms or it does not.
+    """
+    for look in looks:
+        c, s = look.canary, look.stable
+        if not (c.requests and s.requests):
+            continue
+        if c.buckets is not None and s.buckets is not None:
+            return True
+        if c.latency_ms is not None and s.latency_ms is not None:
+            return False
+    return False
+
+
+def _carry(values: FloatArray, index: list[int], k: int, empty: float) -> FloatArray:
+    """``values[j]`` known from look ``index[j]`` on, carried forward to every later look."""
+    if not index:
+        return np.full(k, empty)
+    position = np.full(k, -1)
+    position[index] = np.arange(len(index))  # blocks completed at the same look: the last one counts
+    position = np.maximum.accumulate(position)
+    return np.where(position >= 0, values[np.maximum(position, 0)], empty)
+
+
 def trace(looks: Sequence[Look], settings: SequentialSettings) -> Trace:
     """Every statistic the judge uses, after each look."""
     s = settings
@@ -182,7 +308,7 @@ def trace(looks: Sequence[Look], settings: SequentialSettings) -> Trace:
     grid = np.concatenate([_LOG_GRID, math.log(s.max_ratio) - _LOG_GRID, [math.log(s.max_ratio)]])
     log_lr = odds_ratio_log_lr(n, m, x, x + y, grid)
     g = _LOG_GRID.size
-    log_e_fail = mixture_log_e(log_lr[:, :g], _LOG_WEIGHTS)
+    log_e_fail = mixture_log_e(share_bet_log_e(n, m, x, x + y, _FAIL_GRID), _FAIL_WEIGHTS)
     log_e_ratio = mixture_log_e(log_lr[:, g : 2 * g] - log_lr[:, 2 * g :], _LOG_WEIGHTS)
 
     cn, cx, cm, cy = (np.cumsum(a).astype(np.float64) for a in (n, x, m, y))
@@ -192,24 +318,39 @@ def trace(looks: Sequence[Look], settings: SequentialSettings) -> Trace:
     up_c, up_s = np.minimum.accumulate(up_c), np.minimum.accumulate(up_s)
 
     k = len(looks)
-    log_bf, t_stat, ratio, count = np.zeros(k), np.zeros(k), np.full(k, np.nan), np.zeros(k)
+    histograms = _histogram_mode(looks)
+    mean_alpha = s.alpha_latency / 2 if histograms else s.alpha_latency
+    log_bf, t_stat, ratio, blocks = np.zeros(k), np.zeros(k), np.full(k, np.nan), np.zeros(k)
     upper = np.full(k, np.inf)
     index, logs = _latency_pairs(looks)
-    if index:
-        d = np.array(logs)
+    ready, values = _blocks(looks, index, logs, s.latency_block_s)
+    if ready:
+        d = np.array(values)
         bf, tt = t_test_log_bf(d - math.log1p(s.latency_tolerance), T_PRIOR_VARIANCE)
-        center, radius = t_confidence_sequence(d, s.alpha_latency, T_PRIOR_VARIANCE)
+        center, radius = t_confidence_sequence(d, mean_alpha, T_PRIOR_VARIANCE)
         up = np.minimum.accumulate(np.exp(center + radius))
-        position = np.full(k, -1)
-        position[index] = np.arange(len(index))
-        position = np.maximum.accumulate(position)  # the last look with latency, at or before each look
-        seen = position >= 0
-        safe = np.where(seen, position, 0)
-        log_bf = np.where(seen, bf[safe], 0.0)
-        t_stat = np.where(seen, tt[safe], 0.0)
-        ratio = np.where(seen, np.exp(center[safe]), np.nan)
-        upper = np.where(seen, up[safe], np.inf)
-        count = np.where(seen, safe + 1.0, 0.0)
+        log_bf = _carry(bf, ready, k, 0.0)
+        t_stat = _carry(tt, ready, k, 0.0)
+        ratio = _carry(np.exp(center), ready, k, np.nan)
+        upper = _carry(up, ready, k, np.inf)
+        blocks = _carry(np.arange(1.0, len(ready) + 1), ready, k, 0.0)
+    seen = np.zeros(k)
+    seen[index] = 1.0
+
+    tail = (
+        _tail_counts(looks, s.tail_quantile)
+        if histograms
+        else _Tail(*(np.zeros(k, dtype=np.int64),) * 4, np.full(k, np.nan))
+    )
+    events = tail.over_c + tail.over_s
+    log_e_tail = mixture_log_e(
+        share_bet_log_e(tail.total_c, tail.total_s, tail.over_c, events, _TAIL_GRID), _TAIL_WEIGHTS
+    )
+    # Passing needs "tail odds >= tail_ratio" rejected: the conditional likelihood ratio, as for max_ratio.
+    ratio_grid = np.concatenate([math.log(s.tail_ratio) - _TAIL_GRID, [math.log(s.tail_ratio)]])
+    tail_lr = odds_ratio_log_lr(tail.total_c, tail.total_s, tail.over_c, events, ratio_grid)
+    log_e_tail_ok = mixture_log_e(tail_lr[:, :-1] - tail_lr[:, -1:], _TAIL_WEIGHTS)
+    used = np.isfinite(tail.bound)
     return Trace(
         t=np.array([look.t for look in looks], dtype=np.float64),
         canary_requests=cn,
@@ -224,7 +365,17 @@ def trace(looks: Sequence[Look], settings: SequentialSettings) -> Trace:
         t_latency=t_stat,
         latency_ratio=ratio,
         latency_upper=upper,
-        latency_looks=count,
+        latency_looks=np.cumsum(seen),
+        latency_blocks=blocks,
+        histograms=histograms,
+        log_e_tail=log_e_tail,
+        log_e_tail_ok=log_e_tail_ok,
+        tail_looks=np.cumsum(used).astype(np.float64),
+        tail_bound=_carry(tail.bound[used], np.flatnonzero(used).tolist(), k, np.nan),
+        tail_canary=np.cumsum(tail.over_c).astype(np.float64),
+        tail_canary_requests=np.cumsum(tail.total_c).astype(np.float64),
+        tail_stable=np.cumsum(tail.over_s).astype(np.float64),
+        tail_stable_requests=np.cumsum(tail.total_s).astype(np.float64),
     )
 
 
@@ -254,7 +405,7 @@ class SequentialJudge:
             return no_looks(self.name)
         tr = trace(looks, self.settings)
         rules = self._rules(tr)
-        terminal = rules.fail_errors | rules.fail_latency | rules.passed | rules.timeout
+        terminal = rules.fail_errors | rules.fail_latency | rules.fail_tail | rules.passed | rules.timeout
         k = int(np.argmax(terminal)) if terminal.any() else len(looks) - 1
         verdict, reason = self._verdict(tr, rules, k)
         return Decision(verdict, reason, None, finite(self._details(tr, k)))
@@ -264,13 +415,18 @@ class SequentialJudge:
         s = self.settings
         enough = tr.canary_requests >= s.min_requests
         measured = (tr.latency_looks > 0) if s.latency else np.zeros(tr.t.size, dtype=bool)
+        tail = (tr.tail_looks > 0) if s.latency else np.zeros(tr.t.size, dtype=bool)
         latency_ok = ~measured | (tr.latency_upper < 1 + s.latency_tolerance)
+        latency_ok &= ~tail | (tr.log_e_tail_ok >= math.log(2 / s.alpha))
+        # the latency budget: all to the mean guard, or halved between it and the tail test
+        half = math.log((2 if tr.histograms else 1) / s.alpha_latency)
         negligible = tr.diff_upper < s.negligible
         ratio_ok = tr.log_e_ratio >= math.log(2 / s.alpha)
         return _Rules(
             fail_errors=(tr.log_e_fail >= math.log(1 / s.alpha_errors))
             & ((s.margin == 0) | (tr.diff_lower > s.margin)),
-            fail_latency=measured & (tr.t_latency > 0) & (tr.log_bf_latency >= math.log(1 / s.alpha_latency)),
+            fail_latency=measured & (tr.t_latency > 0) & (tr.log_bf_latency >= half),
+            fail_tail=tail & (tr.log_e_tail >= half),
             enough=enough,
             measured=measured,
             latency_ok=latency_ok,
@@ -296,11 +452,21 @@ class SequentialJudge:
                 f"(false-rollback risk ≤ {s.alpha_errors:.2%}){beyond}."
             )
         if rules.fail_latency[k]:
+            needed_latency = _evidence(math.log((2 if tr.histograms else 1) / s.alpha_latency))
             return Verdict.FAIL, (
                 f"Canary is slower: mean latency {tr.latency_ratio[k] - 1:+.1%} vs stable over "
-                f"{tr.latency_looks[k]:.0f} looks (t = {tr.t_latency[k]:.1f}); evidence "
-                f"{_evidence(tr.log_bf_latency[k])} ≥ {_evidence(math.log(1 / s.alpha_latency))} that it exceeds "
+                f"{tr.latency_blocks[k]:.0f} blocks of looks (t = {tr.t_latency[k]:.1f}); evidence "
+                f"{_evidence(tr.log_bf_latency[k])} ≥ {needed_latency} that it exceeds "
                 f"the {s.latency_tolerance:.0%} latency tolerance."
+            )
+        if rules.fail_tail[k]:
+            slow_c = _rate(tr.tail_canary[k], tr.tail_canary_requests[k])
+            slow_s = _rate(tr.tail_stable[k], tr.tail_stable_requests[k])
+            return Verdict.FAIL, (
+                f"Canary's slow tail is heavier: {pct(slow_c, 1)} of its requests ({tr.tail_canary[k]:,.0f}) vs "
+                f"{pct(slow_s, 1)} of stable's ({tr.tail_stable[k]:,.0f}) slower than stable's p"
+                f"{100 * s.tail_quantile:g} (last bound {tr.tail_bound[k]:g} ms); evidence "
+                f"{_evidence(tr.log_e_tail[k])} ≥ {_evidence(math.log(2 / s.alpha_latency))}."
             )
         bounded = rules.measured[k] and math.isfinite(tr.latency_upper[k])
         latency = f", mean latency at most {tr.latency_upper[k] - 1:+.1%}" if bounded else ""
@@ -330,6 +496,8 @@ class SequentialJudge:
             missing = f"a difference bound below {points(s.tolerance)}"
         elif not (rules.negligible[k] or rules.ratio_ok[k]):
             missing = f"error odds shown below {s.max_ratio:g}× stable's or a bound below {points(s.negligible)}"
+        elif not (rules.measured[k] and tr.latency_upper[k] >= 1 + s.latency_tolerance):
+            missing = f"the slow tail's odds shown below {s.tail_ratio:g}× stable's"
         else:
             missing = f"mean latency shown within +{s.latency_tolerance:.0%}"
         return Verdict.CONTINUE, (
@@ -353,4 +521,7 @@ class SequentialJudge:
             "latency_e_value": math.exp(min(float(tr.log_bf_latency[k]), 700.0)) if tr.t_latency[k] > 0 else 1.0,
             "latency_ratio": float(tr.latency_ratio[k]),
             "latency_ratio_upper": float(tr.latency_upper[k]),
+            "tail_e_value": math.exp(min(float(tr.log_e_tail[k]), 700.0)),
+            "tail_ok_e_value": math.exp(min(float(tr.log_e_tail_ok[k]), 700.0)),
+            "tail_bound_ms": float(tr.tail_bound[k]),
         }
