@@ -28,6 +28,7 @@ STABLE = {
     "CR116": "manifest-missing-resources",
     "CR117": "manifest-missing-probes",
     "CR118": "manifest-missing-pdb",
+    "CR119": "daemon-mode-with-managed-distribution",
 }
 
 

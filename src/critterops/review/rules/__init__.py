@@ -28,6 +28,7 @@ from critterops.review.rules import (
     cr116_manifest_resources,
     cr117_manifest_probes,
     cr118_manifest_pdb,
+    cr119_daemon_with_managed_distribution,
 )
 
 RULES: Final[tuple[Rule, ...]] = (
@@ -49,5 +50,6 @@ RULES: Final[tuple[Rule, ...]] = (
     cr116_manifest_resources.RULE,
     cr117_manifest_probes.RULE,
     cr118_manifest_pdb.RULE,
+    cr119_daemon_with_managed_distribution.RULE,
 )
 RULES_BY_ID: Final[dict[str, Rule]] = {r.id: r for r in RULES}

@@ -9,7 +9,7 @@ Good: ``DaemonMode.HotCold`` (one node holds each projection through an advisory
 two versions during a deploy) then apply each event twice: duplicated side effects, progression rows
 fought over. The replica count comes from the repository's own manifests when it has some for the
 service, else from the deployment kit's policy (``critterops.yaml``, or its defaults: production runs
-three replicas).
+three replicas). Solo combined with Wolverine-managed distribution is CR119's case, not this one's.
 """
 
 from __future__ import annotations
