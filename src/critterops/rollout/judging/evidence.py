@@ -212,7 +212,9 @@ def kelly_fractions(s: npt.ArrayLike, w: npt.ArrayLike, log_psi: npt.ArrayLike) 
         slope = np.sum(p * z / (1.0 + mid[:, :, None] * z), axis=2)
         low = np.where(slope > 0, mid, low)
         high = np.where(slope > 0, high, mid)
-    out[live] = np.minimum(low, MAX_FRACTION)
+    single = size[:, None] == 1  # one event: the optimum in closed form, (q - w) / (1 - w)
+    low = np.where(single, (q - share[:, None]) / (1 - share[:, None]), low)
+    out[live] = np.clip(low, 0.0, MAX_FRACTION)
     return out
 
 

@@ -6,61 +6,86 @@ decision rule below compares a nonnegative supermartingale with ``1/alpha``, and
 bounds the chance that one *ever* crosses (Ramdas et al., Statist. Sci. 2023). No peeking penalty,
 no fixed sample size, no normal approximation for the error rates.
 
+**What the looks must be.** Each look's counts are the requests and errors *of that interval
+only*: disjoint intervals, so that an error is counted in exactly one look. Evidence is multiplied
+across looks; a look built from a window that overlaps the previous one (``increase(x[1m])`` read
+every 10 s counts each error about six times) multiplies the same evidence several times, and no
+test can undo that (13-30 % false rollbacks in ``benchmarks/judges.py``). Read cumulative counters
+and difference them (a drop is a restart: the new value is the increase).
+
 **Model.** In look ``k`` the canary serves ``n_k`` requests with ``x_k`` errors and stable ``m_k``
-with ``y_k``. Given the request counts, each request fails independently with the version's rate
-for that look, ``p_c,k`` and ``p_s,k``. Rates may drift from look to look (an incident that hits
-both versions is allowed); only the FAIL test needs nothing more.
+with ``y_k``; ``w_k = n_k / (n_k + m_k)`` is the canary's traffic share in that look. Errors may
+come in bursts routed as a unit (session affinity, a client retrying on one connection, the
+proxy's own retries), rates may drift from look to look and move together (an incident, a daily
+load swing), and the traffic share may drift. The FAIL test needs only this: *when the canary is
+no worse, each error or burst of errors is on the canary with probability at most its traffic
+share*, so the canary's share of a look's errors has conditional mean at most ``w_k`` given the
+look's totals.
 
-**FAIL: conditional mixture likelihood ratio.** Let ``s_k = x_k + y_k`` and ``psi_k`` the odds
-ratio ``[p_c/(1-p_c)] / [p_s/(1-p_s)]``. Given ``s_k``, the canary's share follows Fisher's
-noncentral hypergeometric law, free of stable's rate:
+**FAIL: bets on the canary's share of the errors.** With ``s_k = x_k + y_k``, each look multiplies
+the evidence by ``1 + a_k (x_k / (s_k w_k) - 1)``, with ``a_k`` in ``[0, 0.9]`` fixed before the
+split is seen: its mean is at most 1 whatever the clustering, so the product is a test
+supermartingale (testing by betting: Shafer, JRSS A 2021; Waudby-Smith & Ramdas, JRSS B 2024).
+``a_k`` is the Kelly fraction against a binomial split at odds ratio ``psi``, and the judge mixes
+the products over ``psi = 2^{j/2}``, ``j = 1..8`` (1.4 to 16) with equal weights:
 
-.. math::  P_\psi(x \mid s) = \binom{n}{x}\binom{m}{s-x}\psi^x \Big/ \sum_y \binom{n}{y}\binom{m}{s-y}\psi^y .
+.. math::  E_t = \frac{1}{8} \sum_j \prod_{k \le t} \Big(1 + a_k(\psi_j) \big(\tfrac{x_k}{s_k w_k} - 1\big)\Big),
 
-For ``psi >= 1`` the ratio ``L_k(psi) = P_psi(x_k | s_k) / P_1(x_k | s_k)`` has mean at most 1
-whenever the canary is no worse (``psi_k <= 1``), by convexity of the exponential family's
-cumulant function; the product over looks is a test supermartingale, and so is the mixture
-
-.. math::  E_t = \sum_j w_j \prod_{k \le t} L_k(\psi_j),\qquad \psi_j = 2^{j/2},\ j = 1..12,\ w_j = 1/12,
-
-a log-uniform prior on odds ratios from 1.4 to 64 fixed in advance (Robbins' mixture SPRT;
-Johari, Koomen, Pekelis, Walsh, "Always valid inference: continuous monitoring of A/B tests",
-Oper. Res. 2022). The judge fails when ``E_t >= 1/alpha_err``. Conditioning on the event totals
-to remove the baseline rate is the construction of Lindon, Sanden, Shirikian, "Rapid regression
-detection in software deployments through sequential testing" (KDD 2022) for count metrics. A
-look with no errors contributes exactly 1, so sparse and zero counts are handled exactly. With
-``margin > 0`` the judge also needs the confidence sequences below to put ``p_c - p_s`` above the
-margin, which bounds false rollbacks of canaries within the margin by ``alpha/2``.
+and fails when ``E_t >= 1/alpha_err``. A look with one error contributes exactly the conditional
+likelihood ratio (Fisher's noncentral hypergeometric law, the construction of Lindon, Sanden,
+Shirikian, "Rapid regression detection in software deployments through sequential testing", KDD
+2022); a look with many errors contributes at most ``1 + 0.9 (1/w_k - 1)``, what one burst landing
+on the canary would be worth. That is the price of robustness: the earlier likelihood ratio treated
+each error as landing on the canary independently, so a burst of ``k`` errors on a 10 % canary
+(probability 0.1, not 0.1^k) gave 15-26 % false rollbacks for bursts of about 5. No factor that is
+valid for every clustering can do better per look (see :mod:`.evidence`). With ``margin > 0`` the
+judge also needs the confidence sequences below to put ``p_c - p_s`` above the margin.
 
 **PASS: confidence sequences.** For each version separately, Robbins' beta-binomial mixture
 ``M_t(p) = B(a+S_t, b+F_t)/B(a, b) / (p^{S_t}(1-p)^{F_t})`` (prior Beta(0.5, 50)) is a martingale
 at the true rate, so ``{p : M_t(p) < 4/alpha}`` covers it at all looks with probability
 ``1 - alpha/4`` (Howard, Ramdas, McAuliffe, Sekhon, "Time-uniform, nonparametric, nonasymptotic
 confidence sequences", Ann. Statist. 2021). Running intersections give ``p_c - p_s <= U_c - L_s``.
-This part assumes each version's rate is constant over the analysis. The judge passes, after
-``min_requests`` canary requests, when ``U_c - L_s < tolerance`` and also either
-``U_c - L_s < negligible`` or the odds ratio is shown below ``max_ratio``: a mirror-image mixture
-test of ``psi >= max_ratio`` (alternatives ``max_ratio / psi_j``) reaching ``2/alpha``. The second
-condition keeps a tenfold rise on a tiny baseline (0.05 % → 0.5 %, within 1 pp) from passing
-while the fail test is still gathering errors. A wrong pass (canary worse than the tolerance, or
-than ``max_ratio`` and ``negligible`` together) happens with probability at most ``alpha``.
-At ``max_duration_s`` the judge passes without such proof when nothing has shown harm (or is
-inconclusive when the canary got fewer than ``min_requests`` requests).
+This part assumes each version's rate is constant over the analysis and errors independent
+(bursts make the sequences too narrow: a wrong *pass* gets likelier, never a wrong rollback). The
+judge passes, after ``min_requests`` canary requests, when ``U_c - L_s < tolerance`` and also
+either ``U_c - L_s < negligible`` or the odds ratio is shown below ``max_ratio``: a mirror-image
+mixture likelihood-ratio test of ``psi >= max_ratio`` (alternatives ``max_ratio / psi_j``,
+``psi_j = 2^{j/2}``, ``j = 1..12``) reaching ``2/alpha``. The second condition keeps a tenfold
+rise on a tiny baseline (0.05 % → 0.5 %, within 1 pp) from passing while the fail test is still
+gathering errors. At ``max_duration_s`` the judge passes without such proof when nothing has shown
+harm (or is inconclusive when the canary got fewer than ``min_requests`` requests).
 
-**Latency guard.** Per look with latencies on both sides, ``d_k = log(canary mean / stable mean)``.
-The sequential t-test Bayes factor for ``d_k - log(1 + latency_tolerance)`` (normal prior,
-variance 1, on the standardised mean; right-Haar prior on the scale: Lai 1976; Pérez-Ortiz, Lardy,
-de Heide, Grünwald, Ann. Statist. 2024) fails the canary when the mean is positive and the factor
-reaches ``1/alpha_lat``. Inverting the same factor gives a confidence sequence for the mean of
-``d_k``; when latencies are measured, a pass also needs its upper end below
-``log(1 + latency_tolerance)``, so a slower canary is not passed on its error rate alone. Exact
-when the ``d_k`` are Gaussian and independent, which per-look means of tens of requests roughly
-are.
+**Latency: the tail test (looks with histograms).** When ``Counts.buckets`` carries each
+interval's latency histogram, the judge counts, per look, the requests slower than a bound: the
+smallest histogram bound at which stable's pooled histograms of the *earlier* looks reach
+``tail_quantile`` (p95). Chosen before the look's split is seen, so the slow requests are events
+like errors and the same burst-robust bets apply (alternatives ``2^{j/4}``, 1.19 to 4): slowness
+that comes in waves (a GC pause, a slow dependency) is no more evidence than its share. This sees
+a regression confined to the slow tail (p95/p99 +10 %), which barely moves the mean. Passing then
+also needs the tail's odds shown below ``tail_ratio`` times stable's (a mirror mixture likelihood
+ratio reaching ``2/alpha``).
 
-**Alpha budget.** ``alpha_err = (1 - latency_share) alpha`` and ``alpha_lat = latency_share alpha``
-(all of ``alpha`` to errors when the guard is off), so false rollbacks of an identical canary stay
-below ``alpha`` in total. What breaks the guarantee: errors that come in bursts within a look
-(overdispersion), and request counts chosen by peeking at the same look's errors.
+**Latency: the mean guard.** Per look with mean latencies on both sides, ``d_k = log(canary mean
+/ stable mean)``, averaged over blocks of ``latency_block_s`` seconds (a block is read once the
+next one has begun). The sequential t-test Bayes factor for the block means minus
+``log(1 + latency_tolerance)`` (normal prior, variance 1, on the standardised mean; right-Haar
+prior on the scale: Lai 1976; Pérez-Ortiz, Lardy, de Heide, Grünwald, Ann. Statist. 2024) fails
+the canary when the mean is positive and the factor reaches its share of the budget. Inverting the
+same factor gives a confidence sequence; when latencies are measured, a pass also needs its upper
+end below ``log(1 + latency_tolerance)``. It assumes the block means are independent and roughly
+Gaussian: true when ``latency_ms`` is each interval's own mean (a difference of the latency sum
+counter divided by the difference of the count counter). A running average (HAProxy's ``rtime``
+averages the server's last 1024 requests, minutes of a canary's traffic) is autocorrelated: blocks
+dampen short memory, but only disjoint means make the guarantee hold.
+
+**Alpha budget.** ``alpha_err = (1 - latency_share) alpha`` and ``alpha_lat = latency_share
+alpha`` (all of ``alpha`` to errors when latency is off). When the first look with latency on both
+sides carries histograms on both, the tail test and the mean guard get ``alpha_lat / 2`` each;
+otherwise the mean guard gets all of it (fixed by that look's shape, never its values). So false
+rollbacks of an identical canary stay below ``alpha`` in total. What still breaks the guarantee:
+overlapping looks, request counts chosen by peeking at the same look's errors, and a canary whose
+bursts are *routed* to it more often than its traffic share.
 """
 
 from __future__ import annotations
