@@ -109,6 +109,19 @@ def _burst_looks(rng: np.random.Generator, canary_rate: float, burst: float, loo
     return out
 
 
+def _counts(looks: list[Look]) -> tuple[np.ndarray, ...]:
+    """Canary requests, stable requests, canary errors, stable errors per look."""
+    return tuple(
+        np.array(values)
+        for values in (
+            [lk.canary.requests for lk in looks],
+            [lk.stable.requests for lk in looks],
+            [lk.canary.errors for lk in looks],
+            [lk.stable.errors for lk in looks],
+        )
+    )
+
+
 def test_bursts_of_errors_do_not_roll_back_an_identical_canary() -> None:
     rng = np.random.default_rng(2026)
     judge = make_judge("sequential", latency=False, tolerance=1e-9, negligible=0, max_duration_s=1e9)
@@ -118,20 +131,12 @@ def test_bursts_of_errors_do_not_roll_back_an_identical_canary() -> None:
         looks = _burst_looks(rng, 0.005, burst=5.0)
         fails += judge.decide(looks).verdict is Verdict.FAIL
         # The likelihood-ratio mixture the judge used before, on the same looks.
-        n, m, x, y = (np.array([get(lk) for lk in looks]) for get in _FIELDS)
+        n, m, x, y = _counts(looks)
         log_e = mixture_log_e(odds_ratio_log_lr(n, m, x, x + y, grid), np.full(grid.size, -math.log(grid.size)))
         old_fails += bool(np.any(log_e >= math.log(1 / 0.01)))
     # alpha = 1 %: 3 expected at most; P(Binomial(300, 0.01) >= 8) < 0.2 %
     assert fails <= 7, f"{fails}/{runs} false rollbacks under bursts of ~5 errors"
     assert old_fails >= 30, f"the likelihood ratio stayed at {old_fails}/{runs}: the simulation lost its bursts"
-
-
-_FIELDS = (
-    lambda lk: lk.canary.requests,
-    lambda lk: lk.stable.requests,
-    lambda lk: lk.canary.errors,
-    lambda lk: lk.stable.errors,
-)
 
 
 def test_regressions_are_still_caught_under_bursts() -> None:
@@ -177,7 +182,12 @@ def test_a_slow_tail_regression_is_caught_and_identical_histograms_pass() -> Non
 # Pieces of the latency guard by hand
 
 
-def _look(t: float, stable: tuple[int, ...] | None, canary: tuple[int, ...] | None, means=(100.0, 100.0)) -> Look:
+def _look(
+    t: float,
+    stable: tuple[int, ...] | None,
+    canary: tuple[int, ...] | None,
+    means: tuple[float, float] = (100.0, 100.0),
+) -> Look:
     def counts(cum: tuple[int, ...] | None, mean: float) -> Counts:
         if cum is None:
             return Counts(100, 0, mean)
