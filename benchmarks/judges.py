@@ -1,6 +1,10 @@
 """How fast and how often the canary judges decide, on simulated canary runs.
 
-    python benchmarks/judges.py [--runs 1000] [--seed 0] [--json results.json]
+    python benchmarks/judges.py [--runs 1000] [--seed 0] [--json results.json] [--only TEXT] [--no-adversarial]
+
+``--only``: the scenarios whose name contains TEXT (and ``+2 pp``, for the speed target).
+About 8 minutes on 2 cores for 1,000 runs of every scenario; ``--runs 100`` gives a first look in
+under a minute.
 
 Traffic: 50 requests/s in total, a look every 10 s, runs of up to 20 minutes (120 looks). Each
 request goes to the canary with the scenario's weight (10 % unless stated), fails with its
@@ -18,6 +22,15 @@ runs: stable's rate against stable's + 1 pp), boundaries ``log((1-b)/a)`` and ``
 ``a = b = 0.01``, on the canary's requests only (it knows stable's rate, so stable's requests carry
 no information). For the latency scenario it is the Gaussian SPRT on per-look canary mean latency
 with the true means and variance. It is the practical speed limit of any test at this error level.
+
+**Real traffic** (``ADVERSARIAL``, the sequential judge only; see :class:`Scenario` for each
+condition): errors in bursts routed as a unit, looks built from overlapping ``increase(x[1m])``
+windows (the failure) next to disjoint differences of cumulative counters with a restart (the fix,
+which the source must apply: the judge can only say it needs disjoint looks), HAProxy's running
+average as the mean latency, per-look latency histograms (A/A, slow-tail regressions, +20 %), a
+drifting traffic share, a daily load swing on both versions, looks where the canary got no
+traffic, and 2 requests/s. Every FAIL rate has its 95 % Wilson interval: with 1,000 runs, 0 false
+rollbacks means at most 0.38 %, and 10 (1 %) means 0.5 % to 1.8 %.
 """
 
 from __future__ import annotations
