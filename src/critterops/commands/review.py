@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from critterops.commands._common import example_path, print_json
+from critterops.commands._common import example_path
 from critterops.errors import EXIT_FINDINGS, EXIT_OK, UserError
 
 FAIL_LEVELS = {"note": 0, "warning": 1, "error": 2}
@@ -106,4 +106,4 @@ def run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-__all__ = ["add_parser", "print_json", "run"]
+__all__ = ["add_parser", "run"]

@@ -28,7 +28,6 @@ MAX_RUNS: Final = 20
 MAX_RESULTS_PER_RUN: Final = 25_000
 MAX_RULES_PER_RUN: Final = 25_000
 MAX_GZIPPED_BYTES: Final = 10 * 1024 * 1024
-HELP_URI: Final = "https://github.com/critterops/critterops/blob/main/docs/review.md#{id}"
 
 
 def _rule_descriptor(
@@ -99,7 +98,7 @@ def sarif(report: ReviewReport) -> dict[str, Any]:
             results.append(result)
         driver: dict[str, Any] = {"name": run.tool, "rules": rules}
         if run.tool == CRITTEROPS:
-            driver.update({"version": __version__, "informationUri": "https://github.com/critterops/critterops"})
+            driver["version"] = __version__
         elif run.version:
             driver["fullName"] = run.version
         document: dict[str, Any] = {
