@@ -89,3 +89,18 @@ def test_limits() -> None:
         check_limits(document)
     with pytest.raises(UserError, match="GitHub accepts 20"):
         check_limits({"runs": [{"tool": {"driver": {"name": f"t{i}"}}} for i in range(21)]})
+
+
+def _unplaced(root: Path, files: list[str]) -> tuple[ToolRun, list[Finding]]:
+    return ToolRun("checkov", status="ran"), [
+        Finding("checkov:CKV_X", "warning", "", 0, "outside the repository", "checkov")
+    ]
+
+
+def test_findings_without_a_file_stay_out_of_sarif(kennel: Path) -> None:
+    document = sarif(review(kennel, tools={"checkov": _unplaced}))
+    checkov = next(run for run in document["runs"] if run["tool"]["driver"]["name"] == "checkov")
+    assert checkov["results"] == []
+    notes = document["runs"][0]["invocations"][0]["toolExecutionNotifications"]
+    assert any(n["message"]["text"] == "checkov: 1 finding(s) without a file left out" for n in notes)
+    _validate(document)

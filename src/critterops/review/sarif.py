@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import gzip
 import json
+from collections import Counter
 from typing import Any, Final
 
 from critterops import __version__
@@ -61,10 +62,16 @@ def sarif(report: ReviewReport) -> dict[str, Any]:
         + [{"level": "note", "message": {"text": f"{rid} not run: {why}"}} for rid, why in report.rules_not_run]
     )
     notes += [{"level": "warning", "message": {"text": w}} for w in report.warnings]
+    # code scanning places every alert in a file: findings without one stay in the text and JSON reports
+    unplaced = Counter(f.tool for f in report.findings if not f.file)
+    notes += [
+        {"level": "warning", "message": {"text": f"{tool}: {n} finding(s) without a file left out"}}
+        for tool, n in sorted(unplaced.items())
+    ]
     for run in report.runs:
         if run.status != "ran":
             continue
-        findings = [f for f in report.findings if f.tool == run.tool]
+        findings = [f for f in report.findings if f.tool == run.tool and f.file]
         if run.tool == CRITTEROPS:
             rules = [
                 {
@@ -86,12 +93,10 @@ def sarif(report: ReviewReport) -> dict[str, Any]:
                 "message": {"text": f.message + (f". Fix: {f.fix}" if f.fix else "")},
                 "partialFingerprints": {"critterops/v1": f.fingerprint},
             }
-            if f.file:
-                region = {"startLine": f.line} if f.line > 0 else {}
-                location: dict[str, Any] = {"artifactLocation": {"uri": f.file, "uriBaseId": "%SRCROOT%"}}
-                if region:
-                    location["region"] = region
-                result["locations"] = [{"physicalLocation": location}]
+            location: dict[str, Any] = {"artifactLocation": {"uri": f.file, "uriBaseId": "%SRCROOT%"}}
+            if f.line > 0:
+                location["region"] = {"startLine": f.line}
+            result["locations"] = [{"physicalLocation": location}]
             if f.suppressed:
                 kind = "external" if f.suppressed == "baseline" else "inSource"
                 result["suppressions"] = [{"kind": kind, "justification": f.suppressed}]
