@@ -19,6 +19,7 @@ but can be set to lower values for production usage": Marten V9.29.0 src/Marten/
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 from critterops.model.environments import applies_in
@@ -27,14 +28,14 @@ from critterops.review.context import ReviewContext
 from critterops.review.model import Case, Hit, Rule
 
 _DEPLOYED = ("Staging", "Production")
+_NOT_DEVELOPMENT = re.compile(r"!\s*\(?\s*[\w.]*IsDevelopment\(\)|IsDevelopment\(\)\s*==\s*false")
 
 
 def _guarded_by_development(ctx: ReviewContext, file: str, line: int) -> bool:
     """A single assignment discovery recorded without a condition, under an ``IsDevelopment()`` guard
     on one of the three lines before it (``if (env.IsDevelopment())``, a ternary on the line itself)."""
-    lines = ctx.lines(file)
-    window = lines[max(line - 4, 0) : line]
-    return any("IsDevelopment()" in text and "!" not in text.split("IsDevelopment()")[0][-2:] for text in window)
+    window = ctx.lines(file)[max(line - 4, 0) : line]
+    return any("IsDevelopment()" in text and not _NOT_DEVELOPMENT.search(text) for text in window)
 
 
 def check(ctx: ReviewContext) -> Iterator[Hit]:
@@ -99,6 +100,7 @@ _DEV_ONLY = """builder.Services.AddMarten(opts =>
 var app = builder.Build();
 app.Run();
 """
+_NOT_DEV = _DEV_ONLY.replace("if (builder.Environment.IsDevelopment())", "if (!builder.Environment.IsDevelopment())")
 _PROGRAM = "src/Orders/Orders.Api/Program.cs"
 
 RULE = Rule(
@@ -124,5 +126,10 @@ RULE = Rule(
             ((_PROGRAM, program_line(_BY_ENV, "AutoCreate.CreateOrUpdate")),),
         ),
         Case("only-in-development", service(program=_DEV_ONLY)),
+        Case(
+            "only-outside-development",
+            service(program=_NOT_DEV),
+            ((_PROGRAM, program_line(_NOT_DEV, "AutoCreate.All")),),
+        ),
     ),
 )
