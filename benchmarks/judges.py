@@ -74,6 +74,8 @@ class Scenario:
     p99 rise by it, the mean barely moves). ``weight_end``: the canary's share drifts linearly to
     this. ``diurnal``: load and both versions' error rates swing by this fraction over the run.
     ``zero_canary``: the share of looks in which the canary got no traffic (restarts, scraping gaps).
+    ``latency +10%`` rows sit exactly at the judge's 10 % latency tolerance: a rollback there is one
+    the latency guard promised not to make (more often than its share of ``alpha``).
     """
 
     name: str
@@ -118,6 +120,8 @@ ADVERSARIAL = (
     Scenario("A/A increase[1m]/10s", windows=True, adversarial=True),
     Scenario("A/A counters+reset", counters=True, adversarial=True),
     Scenario("A/A HAProxy rtime", latency_source="rtime", adversarial=True),
+    Scenario("latency +10% rtime", latency_source="rtime", latency_factor=1.1, adversarial=True),
+    Scenario("latency +10% means", latency_factor=1.1, adversarial=True),
     Scenario("A/A histograms", latency_source="histogram", adversarial=True),
     Scenario("tail p95/p99 +10%", latency_source="histogram", tail_factor=1.10, adversarial=True),
     Scenario("tail p95/p99 +25%", latency_source="histogram", tail_factor=1.25, adversarial=True),
@@ -467,6 +471,10 @@ def targets(results: dict[str, dict[str, Summary]], runs: int) -> list[tuple[str
     if "+0.5 pp" in seq:
         half = seq["+0.5 pp"].fail
         out.append(("+0.5 pp: sequential detects ≥ 75 % within 20 min", half >= 0.75, f"{half:.1%}"))
+    for name in ("latency +10% rtime", "latency +10% means"):  # exactly at the 10 % tolerance: no rollback due
+        if name in seq:
+            rate = seq[name].fail
+            out.append((f"{name} (at the tolerance): rollbacks ≤ 1 %", rate <= 0.01, interval(rate, runs)))
     if "tail p95/p99 +25%" in seq:
         tail = seq["tail p95/p99 +25%"].fail
         out.append(("tail p95/p99 +25%: sequential detects ≥ 90 % within 20 min", tail >= 0.9, f"{tail:.1%}"))

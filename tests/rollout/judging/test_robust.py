@@ -26,6 +26,7 @@ from critterops.rollout.judging.sequential import (
     _histogram_mode,
     _latency_pairs,
     _tail_counts,
+    trace,
 )
 
 BOUNDS = (25.0, 50.0, 75.0, 100.0, 150.0, 200.0, 250.0, 300.0, 400.0, 500.0, 1000.0)
@@ -243,3 +244,13 @@ def test_mean_guard_reads_whole_blocks() -> None:
 def test_new_settings_are_checked(settings: dict[str, float], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         SequentialSettings(**settings)  # type: ignore[arg-type]
+
+
+def test_blocks_apply_only_without_histograms() -> None:
+    plain = [_look(10 * k, None, None) for k in range(1, 13)]
+    hist = [_look(10 * k, (80, 96, 100), (8, 10, 10)) for k in range(1, 13)]
+    settings = SequentialSettings()
+    # looks at 10..120 s: one value per look with histograms; without, one per complete 60 s block
+    # ([10, 50] complete at 60 s, [60, 110] at 120 s)
+    assert trace(hist, settings).latency_blocks[-1] == 12
+    assert trace(plain, settings).latency_blocks.tolist() == [0] * 5 + [1] * 6 + [2]
