@@ -266,14 +266,15 @@ def _count_at(buckets: tuple[tuple[float, int], ...], bound: float) -> int | Non
     return None
 
 
-def _tail_counts(looks: Sequence[Look], quantile: float) -> _Tail:
+def _tail_counts(looks: Sequence[Look], quantile: float, k: int | None = None) -> _Tail:
     """Requests slower than a bound near stable's ``quantile``, per look, from the looks' histograms.
 
     The bound for look ``k`` is the smallest histogram bound at which stable's histograms of looks
     *before* ``k`` (those with the same bounds, pooled) reach ``quantile``: chosen before look
-    ``k``'s split between the versions is seen, so the per-look bets stay valid.
+    ``k``'s split between the versions is seen, so the per-look bets stay valid. ``k``: the
+    number of looks (default ``len(looks)``; more gives trailing looks without tail counts).
     """
-    k = len(looks)
+    k = len(looks) if k is None else k
     tail = _Tail(
         np.zeros(k, dtype=np.int64),
         np.zeros(k, dtype=np.int64),
@@ -368,11 +369,7 @@ def trace(looks: Sequence[Look], settings: SequentialSettings) -> Trace:
     seen = np.zeros(k)
     seen[index] = 1.0
 
-    tail = (
-        _tail_counts(looks, s.tail_quantile)
-        if histograms
-        else _Tail(*(np.zeros(k, dtype=np.int64),) * 4, np.full(k, np.nan))
-    )
+    tail = _tail_counts(looks if histograms else [], s.tail_quantile, k)
     events = tail.over_c + tail.over_s
     log_e_tail = mixture_log_e(
         share_bet_log_e(tail.total_c, tail.total_s, tail.over_c, events, _TAIL_GRID), _TAIL_WEIGHTS
