@@ -9,7 +9,9 @@ Good: ``opts.UseRabbitMqUsingNamedConnection("rabbitmq")`` and
 
 An address in code is the same in every environment: the service either cannot be pointed elsewhere
 without a rebuild, or (a fallback behind ``??``) silently connects to the wrong host when the setting is
-missing, instead of failing at startup. Fallbacks are reported as notes.
+missing, instead of failing at startup. Fallbacks are reported as notes. A class implementing
+``IDesignTimeDbContextFactory`` is skipped: EF Core's tools call it (``dotnet ef migrations add``), the running
+service never does, so its address is a developer's local one by purpose.
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ NO_BROKER = "never says where the broker is"
 
 def check(ctx: ReviewContext) -> Iterator[Hit]:
     for rel in ctx.code_files():
+        if any("IDesignTimeDbContextFactory" in text for text in ctx.lines(rel)):
+            continue
         for number, text in enumerate(ctx.lines(rel), 1):
             if ctx.is_comment(text):
                 continue
@@ -69,6 +73,17 @@ _FALLBACK = """builder.Host.UseWolverine(opts =>
 var app = builder.Build();
 app.Run();
 """
+_DESIGN_TIME = """using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Design;
+
+namespace Orders;
+
+public class OrdersDbContextFactory : IDesignTimeDbContextFactory<OrdersDbContext>
+{
+    public OrdersDbContext CreateDbContext(string[] args) =>
+        new(new DbContextOptionsBuilder<OrdersDbContext>().UseNpgsql("Host=localhost;Port=5433;Database=orders").Options);
+}
+"""
 _PROGRAM = "src/Orders/Orders.Api/Program.cs"
 
 RULE = Rule(
@@ -89,5 +104,19 @@ RULE = Rule(
         ),
         Case("configured", service(program=_CONFIGURED)),
         Case("fallback", service(program=_FALLBACK), ((_PROGRAM, program_line(_FALLBACK, "HostName")),)),
+        Case(
+            "design-time-factory",
+            {**service(program=_CONFIGURED), "src/Orders/Orders.Api/OrdersDbContextFactory.cs": _DESIGN_TIME},
+        ),
+        Case(
+            "same-literal-in-runtime-code",
+            {
+                **service(program=_CONFIGURED),
+                "src/Orders/Orders.Api/Db.cs": _DESIGN_TIME.replace(
+                    " : IDesignTimeDbContextFactory<OrdersDbContext>", ""
+                ),
+            },
+            (("src/Orders/Orders.Api/Db.cs", 9),),
+        ),
     ),
 )
