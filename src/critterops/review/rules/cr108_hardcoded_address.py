@@ -80,8 +80,11 @@ namespace Orders;
 
 public class OrdersDbContextFactory : IDesignTimeDbContextFactory<OrdersDbContext>
 {
-    public OrdersDbContext CreateDbContext(string[] args) =>
-        new(new DbContextOptionsBuilder<OrdersDbContext>().UseNpgsql("Host=localhost;Port=5433;Database=orders").Options);
+    public OrdersDbContext CreateDbContext(string[] args)
+    {
+        var options = new DbContextOptionsBuilder<OrdersDbContext>();
+        return new(options.UseNpgsql("Host=localhost;Port=5433;Database=orders").Options);
+    }
 }
 """
 _PROGRAM = "src/Orders/Orders.Api/Program.cs"
@@ -116,7 +119,7 @@ RULE = Rule(
                     " : IDesignTimeDbContextFactory<OrdersDbContext>", ""
                 ),
             },
-            (("src/Orders/Orders.Api/Db.cs", 9),),
+            (("src/Orders/Orders.Api/Db.cs", 11),),
         ),
     ),
 )
