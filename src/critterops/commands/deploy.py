@@ -29,7 +29,13 @@ def add_parser(sub: Any) -> None:
         ),
     )
     parser.add_argument("action", nargs="?", choices=ACTIONS, default="start", help="default: start")
-    parser.add_argument("--backend", choices=("local",), default="local", help="where versions run (default: local)")
+    parser.add_argument(
+        "--backend",
+        choices=("local", "kubernetes"),
+        default="local",
+        help="local: processes behind HAProxy on this machine; kubernetes: the whole --plan through Argo Rollouts "
+        "(default: local)",
+    )
     parser.add_argument("--service", help="service name (a DNS label)")
     parser.add_argument("--stable", help="command that runs the current version (it must listen on $PORT)")
     parser.add_argument("--canary", help="command that runs the new version (it must listen on $PORT)")
@@ -63,6 +69,21 @@ def add_parser(sub: Any) -> None:
     parser.add_argument("--listen-port", type=int, default=0, help="HAProxy's loopback port (default: a free one)")
     parser.add_argument("--state-dir", type=Path, help="state folder (default .critterops/deploy)")
     parser.add_argument("--format", choices=("text", "json"), default="text", help="output format (default: text)")
+    cluster = parser.add_argument_group("--backend kubernetes")
+    cluster.add_argument("--kubeconfig", type=Path, help="kubeconfig file (default: $KUBECONFIG, ~/.kube/config)")
+    cluster.add_argument("--context", help="kubeconfig context (default: its current context)")
+    cluster.add_argument("--namespace", help="namespace of the Rollouts (default: the context's)")
+    cluster.add_argument(
+        "--tag", help="the new images' tag (default: the plan's head commit, as the kit's CI tags them)"
+    )
+    cluster.add_argument(
+        "--image",
+        action="append",
+        default=[],
+        metavar="SERVICE=IMAGE",
+        help="the new image of one service (repeatable; overrides --tag for it)",
+    )
+    cluster.add_argument("--timeout", default="30m", help="the whole deploy's time limit (default 30m)")
 
 
 def seconds(text: str, flag: str) -> float:
@@ -107,6 +128,8 @@ def _from_plan(path: Path, service: str) -> tuple[str | None, list[int] | None, 
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.backend == "kubernetes":
+        return _kubernetes(args)
     from critterops.rollout.runner import state_root
     from critterops.rollout.store import Store
 
@@ -282,3 +305,47 @@ def _queries(path: Path | None) -> dict[str, str]:
     if not isinstance(data, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in data.items()):
         raise UserError(f"--queries {path}: expected a mapping like canary.requests: <PromQL>")
     return dict(data)
+
+
+def _kubernetes(args: argparse.Namespace) -> int:
+    """The plan on a cluster through Argo Rollouts (critterops.rollout.kubernetes.engine)."""
+    from critterops.rollout.kubernetes.cluster import Cluster, Target
+    from critterops.rollout.kubernetes.engine import KubernetesDeploy
+    from critterops.rollout.kubernetes.plan import load
+
+    if args.action == "stop":
+        raise UserError("deploy stop is for the local backend; on Kubernetes use deploy abort")
+    for flag in ("stable", "canary", "http_file", "queries"):
+        if getattr(args, flag):
+            raise UserError(f"--{flag.replace('_', '-')} is for the local backend; --backend kubernetes runs a --plan")
+    if args.action == "start" and args.plan is None:
+        raise UserError("--backend kubernetes needs --plan plan.json (critterops plan --format json)")
+    images = {}
+    for item in args.image:
+        service, sep, image = item.partition("=")
+        if not sep or not service or not image:
+            raise UserError(f"--image {item!r}: expected SERVICE=IMAGE")
+        images[service] = image
+    cluster = Cluster(Target(args.kubeconfig, args.context, args.namespace))
+    engine = KubernetesDeploy(cluster, sys.stdout, timeout_s=seconds(args.timeout, "--timeout"))
+    engine.prometheus = args.prometheus
+    if args.action == "start":
+        return engine.start(load(args.plan), args.tag, images)
+    if args.action == "resume":
+        return engine.resume()
+    if args.action == "promote":
+        name = engine.promote(args.service)
+        print(f"{name}: promoted (Argo Rollouts continues its steps)")
+        return 0
+    if args.action == "abort":
+        return engine.abort(args.service)
+    status = engine.status()
+    if args.format == "json":
+        print(json.dumps(status, indent=2))
+        return 0
+    print(f"deploy {status['deploy']} of {status['head'][:12]} to {status['environment']}: {status['state']}")
+    if status["reason"]:
+        print(f"  {status['reason']}")
+    for row in status["services"]:
+        print(f"  phase {row['phase']}  {row['service']:<24} {row['running']:<10} {row['image']}  ({row['state']})")
+    return 0

@@ -1,0 +1,1 @@
+"""Deploying a plan to Kubernetes through Argo Rollouts (see engine)."""
