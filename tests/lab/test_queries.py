@@ -36,7 +36,7 @@ from tests.watch import critter_tables as ct
 from tests.watch.conftest import SERVERS, Rabbit
 from tests.watch.test_exporter_e2e import free_port
 
-from .cluster import ROOT, wait_for
+from .cluster import wait_for
 from .kits import generate, render
 from .queries import Query, alert_queries, analysis_queries, dashboard_queries, plan_queries, selectors
 from .telemetry import query, restore_lab_observability, use_kit_observability
@@ -147,7 +147,8 @@ def running_system(lab: ModuleType, tmp_path_factory: pytest.TempPathFactory) ->
         subprocess.Popen(
             [
                 sys.executable,
-                str(ROOT / "tests" / "lab" / "standin.py"),
+                "-m",
+                "critterops.lab.standin",
                 "--service",
                 name,
                 "--instance",

@@ -1,6 +1,6 @@
 """A telemetry stand-in for one pod: the instruments a real Critter Stack service emits, sent as OTLP.
 
-    python -m tests.lab.standin --service payments-api --instance payments-api-7d9f-abcde --version 7d9f \
+    python -m critterops.lab.standin --service payments-api --instance payments-api-7d9f-abcde --version 7d9f \
         --endpoint http://127.0.0.1:24318 [--errors 0.2] [--handler-failures 0.3] [--rps 20]
 
 No .NET runs in the lab, so this process plays one pod: the OpenTelemetry SDK with the resource a pod
