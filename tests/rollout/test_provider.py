@@ -50,7 +50,8 @@ def _looks(n: int, stable_rate: float, canary_rate: float, *, buckets: bool = Fa
             hist = None
             if buckets:
                 fast = requests * 3 // 4
-                hist = ((50.0, fast // 2), (100.0, fast), (250.0, requests - 5), (math.inf, requests))
+                slow = requests // 100  # the same shape for both versions: 1 % above 250 ms
+                hist = ((50.0, fast // 2), (100.0, fast), (250.0, requests - slow), (math.inf, requests))
             return Counts(requests, errors, latency, buckets=hist)
 
         out.append(
@@ -238,6 +239,9 @@ def test_judge_serve_answers_argo_and_flagger_and_a_restart_answers_the_same(pro
     try:
         status, first = _get(url)
         assert status == 200 and first["verdict"] == "fail", first
+        # the kit's form: POST with a JSON body (Argo's jsonBody)
+        body = {"namespace": "shop", "canary": "canary1", "stable": "stable1", "start": str(START_BAD), "at": str(at)}
+        assert _get(f"http://127.0.0.1:{port}/v1/argo", body) == (200, first)
         flagger = {
             "name": "orders",
             "namespace": "shop",

@@ -85,25 +85,32 @@ def web_provider(service: Service) -> dict[str, Any]:
     }
 
 
-def analysis_template(
-    ctx: KitContext, service: Service, env: Environment, labels: dict[str, str], extra_metrics: list[dict[str, Any]]
-) -> dict[str, Any]:
-    """``<service>-judge``: one ``web`` metric asking the judge, plus ``extra_metrics`` (catch-up gates)."""
-    a = env.analysis
-    count = math.ceil(MAX_DURATION_S / a.interval_seconds()) + 1
-    metric = {
+def verdict_metric(web: dict[str, Any], interval: str, count: int, initial_delay: str | None) -> dict[str, Any]:
+    """The ``web`` metric that turns the judge's verdict into Argo's phases (see the module docstring)."""
+    metric: dict[str, Any] = {
         "name": "critterops-judge",
-        "interval": a.interval,
+        "interval": interval,
         "count": count,
-        "initialDelay": a.initial_delay,
         "successCondition": 'result == "pass"',
         "failureCondition": 'result == "fail"',
         "failureLimit": 0,
         "inconclusiveLimit": count,
         "consecutiveSuccessLimit": 1,
         "consecutiveErrorLimit": 4,
-        "provider": {"web": web_provider(service)},
+        "provider": {"web": web},
     }
+    if initial_delay:
+        metric["initialDelay"] = initial_delay
+    return metric
+
+
+def analysis_template(
+    ctx: KitContext, service: Service, env: Environment, labels: dict[str, str], extra_metrics: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """``<service>-judge``: one ``web`` metric asking the judge, plus ``extra_metrics`` (catch-up gates)."""
+    a = env.analysis
+    count = math.ceil(MAX_DURATION_S / a.interval_seconds()) + 1
+    metric = verdict_metric(web_provider(service), a.interval, count, a.initial_delay)
     return {
         "apiVersion": "argoproj.io/v1alpha1",
         "kind": "AnalysisTemplate",

@@ -28,6 +28,10 @@ The kit's AnalysisTemplate (:mod:`critterops.generate.judge`) sets the limits th
   (analysis.go:401-405) and are retried every 10 s; the 5th in a row makes the run Error
   (``consecutiveErrorLimit`` 4, analysis.go:681-685), which aborts. Never a pass.
 
+Every answer the judge gives Argo is JSON: the web provider takes a 2xx body that is not JSON as a
+Successful measurement without evaluating any condition (webmetric.go:133-136), so nothing between
+Argo and the judge may answer 2xx with something else (an HTML error page from a proxy would pass).
+
 Flagger (v1.44.0, pkg/controller/webhook.go) fails a hook on any status above 202: ``/v1/flagger``
 answers 200 for pass (and, as a ``rollout`` hook, for continue), 409 for inconclusive and 412 for fail.
 """
