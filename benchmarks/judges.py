@@ -74,8 +74,10 @@ class Scenario:
     p99 rise by it, the mean barely moves). ``weight_end``: the canary's share drifts linearly to
     this. ``diurnal``: load and both versions' error rates swing by this fraction over the run.
     ``zero_canary``: the share of looks in which the canary got no traffic (restarts, scraping gaps).
-    ``latency +10%`` rows sit exactly at the judge's 10 % latency tolerance: a rollback there is one
-    the latency guard promised not to make (more often than its share of ``alpha``).
+    ``settings``: the sequential judge's settings for this row (``rtime/1024``: the source declares
+    its running average's window, ``latency_window_requests``). ``latency +10%`` rows sit exactly
+    at the judge's 10 % latency tolerance: a rollback there is one the latency guard promised not
+    to make (more often than its share of ``alpha``).
     """
 
     name: str
@@ -93,6 +95,7 @@ class Scenario:
     zero_canary: float = 0.0
     rate_per_s: float = RATE_PER_S
     adversarial: bool = False
+    settings: tuple[tuple[str, float], ...] = ()  # the sequential judge's settings, when not the defaults
 
     @property
     def degraded(self) -> bool:
@@ -112,6 +115,7 @@ SCENARIOS = (
     Scenario("+2 pp @50%", weight=0.50, canary_rate=0.025),
 )
 # Conditions real traffic produces (the sequential judge only: the others have no promise to keep).
+RTIME_WINDOW = 1024  # HAProxy: "rtime: the average response time over the 1024 last requests"
 ADVERSARIAL = (
     Scenario("A/A bursts ~5", burst=5.0, adversarial=True),
     Scenario("A/A bursts ~2", burst=2.0, adversarial=True),
@@ -121,6 +125,13 @@ ADVERSARIAL = (
     Scenario("A/A counters+reset", counters=True, adversarial=True),
     Scenario("A/A HAProxy rtime", latency_source="rtime", adversarial=True),
     Scenario("latency +10% rtime", latency_source="rtime", latency_factor=1.1, adversarial=True),
+    Scenario(
+        "latency +10% rtime/1024",
+        latency_source="rtime",
+        latency_factor=1.1,
+        adversarial=True,
+        settings=(("latency_window_requests", RTIME_WINDOW),),
+    ),
     Scenario("latency +10% means", latency_factor=1.1, adversarial=True),
     Scenario("A/A histograms", latency_source="histogram", adversarial=True),
     Scenario("tail p95/p99 +10%", latency_source="histogram", tail_factor=1.10, adversarial=True),
@@ -133,7 +144,6 @@ ADVERSARIAL = (
     Scenario("A/A @50% bursts ~5", weight=0.50, burst=5.0, adversarial=True),
 )
 BUCKETS_MS = (5.0, 10.0, 25.0, 50.0, 75.0, 100.0, 150.0, 200.0, 250.0, 300.0, 400.0, 500.0, 750.0, 1000.0, 2500.0)
-RTIME_WINDOW = 1024  # HAProxy: "rtime: the average response time over the 1024 last requests"
 
 
 @dataclass(frozen=True)
@@ -408,7 +418,7 @@ class Summary:
 def run_scenario(scenario: Scenario, runs: int, rng: np.random.Generator) -> dict[str, Summary]:
     traffic = simulate(scenario, runs, rng)
     kinds = ("sequential",) if scenario.adversarial else KINDS
-    judges = {kind: make_judge(kind) for kind in kinds}
+    judges = {kind: make_judge(kind, **(dict(scenario.settings) if kind == "sequential" else {})) for kind in kinds}
     verdicts: dict[str, list[str]] = {kind: [] for kind in kinds}
     times: dict[str, list[float]] = {kind: [] for kind in kinds}
     for run in range(runs):
@@ -473,7 +483,11 @@ def targets(results: dict[str, dict[str, Summary]], runs: int) -> list[tuple[str
     if "+0.5 pp" in seq:
         half = seq["+0.5 pp"].fail
         out.append(("+0.5 pp: sequential detects ≥ 75 % within 20 min", half >= 0.75, f"{half:.1%}"))
-    for name in ("latency +10% rtime", "latency +10% means"):  # exactly at the 10 % tolerance: no rollback due
+    for name in (
+        "latency +10% rtime",
+        "latency +10% rtime/1024",
+        "latency +10% means",
+    ):  # exactly at the 10 % tolerance: no rollback due
         if name in seq:
             rate = seq[name].fail
             out.append((f"{name} (at the tolerance): rollbacks ≤ 1 %", rate <= 0.01, interval(rate, runs)))
@@ -489,7 +503,7 @@ def print_table(results: dict[str, dict[str, Summary]], runs: int, seed: int, el
         f"up to {HORIZON_S:g} s; runs still undecided at the end count as {HORIZON_S:g} s."
     )
     print("FAIL = false rollbacks on A/A rows, detections within 20 min elsewhere; [95 % Wilson interval].\n")
-    header = f"{'scenario':<22} {'judge':<13} {'FAIL':>7} {'95 % interval':>15} {'PASS':>7} {'INCONC':>7} "
+    header = f"{'scenario':<24} {'judge':<13} {'FAIL':>7} {'95 % interval':>15} {'PASS':>7} {'INCONC':>7} "
     header += f"{'undec.':>7} {'median s':>9} {'mean s':>7} {'p90 s':>7} {'med. FAIL s':>11}"
     print(header)
     print("-" * len(header))
@@ -498,7 +512,7 @@ def print_table(results: dict[str, dict[str, Summary]], runs: int, seed: int, el
             fail_at = "" if math.isnan(s.median_fail_s) else f"{s.median_fail_s:.0f}"
             low, high = wilson(s.fail, runs)
             print(
-                f"{name if i == 0 else '':<22} {judge:<13} {s.fail:>7.1%} {f'[{low:.1%}, {high:.1%}]':>15} "
+                f"{name if i == 0 else '':<24} {judge:<13} {s.fail:>7.1%} {f'[{low:.1%}, {high:.1%}]':>15} "
                 f"{s.passed:>7.1%} {s.inconclusive:>7.1%} {s.undecided:>7.1%} {s.median_s:>9.0f} {s.mean_s:>7.0f} "
                 f"{s.p90_s:>7.0f} {fail_at:>11}"
             )

@@ -65,8 +65,8 @@ def make_judge(kind: str = "sequential", **settings: Any) -> Judge:
       ``metrics`` (``error_rate``, ``latency``), ``critical`` (), ``seed`` 0.
     - ``sequential``: ``alpha`` 0.01, ``margin`` 0, ``tolerance`` 0.01, ``max_ratio`` 3,
       ``negligible`` 0.005, ``min_requests`` 500, ``max_duration_s`` 1200, ``latency`` True,
-      ``latency_tolerance`` 0.10, ``latency_share`` 0.1, ``latency_block_s`` 60, ``tail_quantile`` 0.95,
-      ``tail_ratio`` 1.5.
+      ``latency_tolerance`` 0.10, ``latency_share`` 0.1, ``latency_block_s`` 60,
+      ``latency_window_requests`` 0, ``tail_quantile`` 0.95, ``tail_ratio`` 1.5.
     """
     if kind == "threshold":
         return ThresholdJudge(_settings.build(ThresholdSettings, kind, settings))

@@ -26,6 +26,7 @@ from critterops.rollout.judging.sequential import (
     _histogram_mode,
     _latency_pairs,
     _tail_counts,
+    _windows,
     trace,
 )
 
@@ -254,3 +255,14 @@ def test_blocks_apply_only_without_histograms() -> None:
     # ([10, 50] complete at 60 s, [60, 110] at 120 s)
     assert trace(hist, settings).latency_blocks[-1] == 12
     assert trace(plain, settings).latency_blocks.tolist() == [0] * 5 + [1] * 6 + [2]
+
+
+def test_a_declared_running_average_is_read_once_per_window() -> None:
+    # 50 canary and 450 stable requests per look: 1024 requests of both take 21 looks (canary)
+    looks = [Look(10.0 * k, Counts(450, 0, 100.0), Counts(50, 0, 100.0 + k)) for k in range(1, 61)]
+    index, logs = _latency_pairs(looks)
+    ready, values = _windows(looks, index, logs, 1024)
+    assert ready == [20, 41]
+    assert values == pytest.approx([math.log(121 / 100), math.log(142 / 100)])
+    settings = SequentialSettings(latency_window_requests=1024)
+    assert trace(looks, settings).latency_blocks.tolist() == [0] * 20 + [1] * 21 + [2] * 19

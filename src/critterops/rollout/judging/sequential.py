@@ -83,7 +83,11 @@ canary exactly at the tolerance (+10 %), read from ``rtime``, the guard failed 2
 runs reading every look, 6.1 % with 30 s blocks and 0.9 % with 60 s blocks (its budget is 0.1 %);
 with the intervals' own means, 0 % in each case. Blocks cost time (a +20 % canary is caught in
 about 600 s instead of 230 s, and passes wait for the bound): only disjoint means make the
-guarantee hold at full speed.
+guarantee hold at full speed. A source that knows its means are running averages over the last
+``N`` requests says so with ``latency_window_requests = N`` (HAProxy: 1024): the guard then reads
+one value per ``N`` requests of both versions, whose windows do not overlap, instead of blocks.
+That is exact, and shows how little a running average holds: a 10 % canary at 5 requests/s gives
+one value every 205 s. ``latency_block_s = 0`` says the means are the intervals' own.
 
 **Alpha budget.** ``alpha_err = (1 - latency_share) alpha`` and ``alpha_lat = latency_share
 alpha`` (all of ``alpha`` to errors when latency is off). When the first look with latency on both
@@ -141,6 +145,7 @@ class SequentialSettings:
     latency_tolerance: float = 0.10
     latency_share: float = 0.1
     latency_block_s: float = 60.0
+    latency_window_requests: int = 0
     tail_quantile: float = 0.95
     tail_ratio: float = 1.5
 
@@ -157,6 +162,7 @@ class SequentialSettings:
         check.number("latency_tolerance", self.latency_tolerance, low=0)
         check.number("latency_share", self.latency_share, low=0, high=1, open_low=True, open_high=True)
         check.number("latency_block_s", self.latency_block_s, low=0)
+        check.integer("latency_window_requests", self.latency_window_requests, low=0)
         check.number("tail_quantile", self.tail_quantile, low=0, high=1, open_low=True, open_high=True)
         check.number("tail_ratio", self.tail_ratio, low=1, open_low=True)
 
@@ -245,6 +251,22 @@ def _blocks(
             break  # the current block is still filling
         ready.append(done)
         values.append(sum(ds) / len(ds))
+    return ready, values
+
+
+def _windows(looks: Sequence[Look], index: list[int], logs: list[float], window: int) -> tuple[list[int], list[float]]:
+    """For a running average over each version's last ``window`` requests: one reading per
+    ``window`` requests of both versions, so that consecutive readings average disjoint requests."""
+    ready, values = [], []
+    at = dict(zip(index, logs, strict=True))
+    canary = stable = 0
+    for k, look in enumerate(looks):
+        canary += look.canary.requests
+        stable += look.stable.requests
+        if canary >= window and stable >= window and k in at:
+            ready.append(k)
+            values.append(at[k])
+            canary = stable = 0
     return ready, values
 
 
@@ -355,7 +377,12 @@ def trace(looks: Sequence[Look], settings: SequentialSettings) -> Trace:
     log_bf, t_stat, ratio, blocks = np.zeros(k), np.zeros(k), np.full(k, np.nan), np.zeros(k)
     upper = np.full(k, np.inf)
     index, logs = _latency_pairs(looks)
-    ready, values = _blocks(looks, index, logs, 0.0 if histograms else s.latency_block_s)
+    if histograms:
+        ready, values = index, logs
+    elif s.latency_window_requests:
+        ready, values = _windows(looks, index, logs, s.latency_window_requests)
+    else:
+        ready, values = _blocks(looks, index, logs, s.latency_block_s)
     if ready:
         d = np.array(values)
         bf, tt = t_test_log_bf(d - math.log1p(s.latency_tolerance), T_PRIOR_VARIANCE)
