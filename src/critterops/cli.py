@@ -15,6 +15,7 @@ from critterops.errors import EXIT_UNEXPECTED, CritteropsError
 def _commands() -> dict[str, ModuleType]:
     """The commands, in the order ``--help`` lists them."""
     from critterops.commands import affected, demo, deploy, exporter, generate, judge, plan, review, risk, scan, status
+    from critterops.commands import mcp as mcp_command
 
     return {
         "demo": demo,
@@ -28,6 +29,7 @@ def _commands() -> dict[str, ModuleType]:
         "judge": judge,
         "status": status,
         "review": review,
+        "mcp": mcp_command,
     }
 
 

@@ -32,14 +32,20 @@ def add_parser(sub: Any) -> None:
     )
 
 
-def run(args: argparse.Namespace) -> int:
+def affected_data(args: argparse.Namespace) -> dict[str, Any]:
+    """The JSON ``affected`` prints; shared with the MCP server (``critterops mcp``)."""
     from critterops.change.assess import assess
     from critterops.report.risk import affected_dict
 
     with ExitStack() as stack:
         root, base, head = resolve_range(args, stack)
         report = assess(root, base, head, scorer=None if args.no_model else _scorer())
-    data = affected_dict(report)
+    data: dict[str, Any] = affected_dict(report)
+    return data
+
+
+def run(args: argparse.Namespace) -> int:
+    data = affected_data(args)
     print_json(data)
     if args.github_output:
         target = os.environ.get("GITHUB_OUTPUT")

@@ -32,31 +32,42 @@ def add_parser(sub: Any) -> None:
     )
 
 
-def run(args: argparse.Namespace) -> int:
-    from critterops.plan.policy import default_policy, explain_policy, load_policy, policy_to_dict
+def build(args: argparse.Namespace) -> tuple[Any, str | None]:
+    """The plan ``plan`` prints, or ``(None, why)`` when the range holds nothing to compare.
+
+    Shared with the MCP server (``critterops mcp``) so both give the same ``critterops.plan/v2``.
+    """
+    from critterops.change.assess import assess_with_systems
+    from critterops.change.score import Levels
+    from critterops.plan.planner import build_plan
+    from critterops.plan.policy import load_policy
 
     with ExitStack() as stack:
-        if args.explain_policy:
-            policy = default_policy() if args.example else load_policy(Path(args.path or "."), args.policy)
-            if args.format == "json":
-                print_json(policy_to_dict(policy))
-            else:
-                sys.stdout.write(explain_policy(policy).rstrip("\n") + "\n")
-            return 0
         root, base, head = resolve_range(args, stack)
         if not args.example and (empty := nothing_to_compare(root, base, head, "plan")):
-            print(empty, file=sys.stderr)
-            return 0
+            return None, empty
         policy = load_policy(root, args.policy)
         policy.environment(args.env)  # fail fast on an unknown environment
-        from critterops.change.assess import assess_with_systems
-        from critterops.change.score import Levels
-        from critterops.plan.planner import build_plan
-
         report, base_system, head_system = assess_with_systems(
             root, base, head, Levels(policy.risk.medium, policy.risk.high), None if args.no_model else _scorer()
         )
-        plan = build_plan(report, head_system, base_system, policy, args.env)
+        return build_plan(report, head_system, base_system, policy, args.env), None
+
+
+def run(args: argparse.Namespace) -> int:
+    from critterops.plan.policy import default_policy, explain_policy, load_policy, policy_to_dict
+
+    if args.explain_policy:
+        policy = default_policy() if args.example else load_policy(Path(args.path or "."), args.policy)
+        if args.format == "json":
+            print_json(policy_to_dict(policy))
+        else:
+            sys.stdout.write(explain_policy(policy).rstrip("\n") + "\n")
+        return 0
+    plan, empty = build(args)
+    if plan is None:
+        print(empty, file=sys.stderr)
+        return 0
     if args.format == "json":
         from critterops.report.plan import plan_dict
 

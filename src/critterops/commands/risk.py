@@ -53,21 +53,32 @@ def resolve_range(args: argparse.Namespace, stack: ExitStack) -> tuple[Path, str
     return Path(args.path or "."), args.base, args.head
 
 
-def run(args: argparse.Namespace) -> int:
+def risk_report(args: argparse.Namespace) -> tuple[Any, str | None]:
+    """The report ``risk`` prints, or ``(None, why)`` when the range holds nothing to compare.
+
+    Shared with the MCP server (``critterops mcp``) so both give the same ``critterops.risk/v1``.
+    """
     from critterops.change.assess import assess
     from critterops.change.score import Levels
     from critterops.plan.policy import load_policy
 
     with ExitStack() as stack:
         root, base, head = resolve_range(args, stack)
-        if args.history:
-            return _history(root, args)
         if not args.example and (empty := nothing_to_compare(root, base, head, "risk")):
-            print(empty, file=sys.stderr)
-            return 0
+            return None, empty
         policy = load_policy(root, None if args.example else args.policy)
         levels = Levels(policy.risk.medium, policy.risk.high)
-        report = assess(root, base, head, levels, scorer=None if args.no_model else _scorer())
+        return assess(root, base, head, levels, scorer=None if args.no_model else _scorer()), None
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.history:
+        with ExitStack() as stack:
+            return _history(resolve_range(args, stack)[0], args)
+    report, empty = risk_report(args)
+    if report is None:
+        print(empty, file=sys.stderr)
+        return 0
     if args.format == "json":
         from critterops.report.risk import risk_dict
 
