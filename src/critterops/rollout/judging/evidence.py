@@ -48,6 +48,13 @@ statistics and safe anytime-valid inference", Statist. Sci. 2023).
    ``(s w, 1)``. The fraction ``a`` is the one that maximises the expected log growth against a
    binomial split at odds ratio ``psi`` (Kelly), which for a single error is exactly the
    likelihood ratio of 1.; a mixture over a grid of ``psi`` fixed in advance keeps the guarantee.
+   Even against the narrower null "errors come in groups, each group on the canary independently
+   with probability ``w``", the growth-optimal e-value (the alternative over its reverse
+   information projection on the laws of all groupings of ``s`` errors; Grünwald, de Heide,
+   Koolen, "Safe testing", JRSS B 2024) grows as fast as this linear bet: identical for
+   ``s <= 6`` and within 2 % at ``s = 8`` (``w = 0.1``, ``psi = 5``, computed by hand). Against
+   independent errors the likelihood ratio grows faster (0.72 against 0.60 per look at ``s = 3``):
+   that is the price of not being fooled by bursts.
 """
 
 from __future__ import annotations
