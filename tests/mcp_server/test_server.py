@@ -24,12 +24,12 @@ mcp = pytest.importorskip("mcp")
 anyio = pytest.importorskip("anyio")
 jsonschema = pytest.importorskip("jsonschema")
 
+from mcp import ClientSession, StdioServerParameters  # noqa: E402
 from mcp.client.stdio import stdio_client  # noqa: E402
 from mcp.types import TextContent  # noqa: E402
 
 from critterops.commands._common import example_path  # noqa: E402
 from critterops.commands._example import BASE_BRANCH, build_example_repo  # noqa: E402
-from mcp import ClientSession, StdioServerParameters  # noqa: E402
 
 READ_ONLY_TOOLS = {"scan", "risk", "plan", "affected", "review", "generate", "deploy_status"}
 
