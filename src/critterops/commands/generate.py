@@ -32,6 +32,11 @@ def add_parser(sub: Any) -> None:
     parser.add_argument("--only", help="comma-separated parts: kubernetes,github,observability,runbooks,docker")
     parser.add_argument("--no-argo", action="store_true", help="plain Deployments instead of Argo Rollouts")
     parser.add_argument(
+        "--format",
+        default="kustomize",
+        help="kustomize (default), helm (one chart, written to --out), or kustomize,helm (the chart in --out/helm)",
+    )
+    parser.add_argument(
         "--judge",
         choices=("threshold", "critterops"),
         help="who decides Argo's analyses: threshold (Prometheus queries against the policy's limits) or "
@@ -100,6 +105,7 @@ def run(args: argparse.Namespace) -> int:
         raise UserError("--example needs --out: the bundled example is read-only package data")
     out = args.out or (repo / "deploy")
     groups = parse_groups(args.only)
+    formats = _formats(args.format)
     system = discover(repo)
     if not system.services:
         raise UserError(f"{repo}: no deployable .NET service found; nothing to generate")
@@ -140,7 +146,11 @@ def run(args: argparse.Namespace) -> int:
         warnings=warnings,
         judge=args.judge or policy.judge,
     )
-    files = build_kit(ctx, groups, out_prefix if out_prefix != "." else "")
+    files = build_kit(ctx, groups, out_prefix if out_prefix != "." else "") if "kustomize" in formats else {}
+    if "helm" in formats:
+        from critterops.generate.helm import helm_files
+
+        files.update(helm_files(ctx, "helm/" if "kustomize" in formats else ""))
     if args.check:
         problems = check_kit(files, out)
         for problem in problems:
@@ -152,21 +162,40 @@ def run(args: argparse.Namespace) -> int:
     report = write_kit(files, out)
     print(
         f"{out}: {len(report.written)} written, {len(report.unchanged)} unchanged, {len(report.removed)} removed "
-        f"({len(files)} files: {', '.join(groups)})"
+        f"({len(files)} files: {', '.join(groups) if 'kustomize' in formats else 'helm chart'})"
     )
     from critterops.generate.kubernetes import job_warnings, workload_warnings
 
     for warning in workload_warnings(ctx) + job_warnings(ctx) + warnings:
         print(f"warning: {warning}", file=sys.stderr)
     if args.validate:
-        return _validate(out, groups)
+        return _validate(out, groups if "kustomize" in formats else (), formats, name)
     return 0
 
 
-def _validate(out: Path, groups: tuple[str, ...]) -> int:
+def _formats(text: str) -> tuple[str, ...]:
+    chosen = {f.strip() for f in text.split(",") if f.strip()}
+    unknown = sorted(chosen - {"kustomize", "helm"})
+    if unknown or not chosen:
+        raise UserError(
+            f"--format: unknown format(s) {', '.join(unknown) or repr(text)}; choose kustomize, helm or both"
+        )
+    return tuple(f for f in ("kustomize", "helm") if f in chosen)
+
+
+def _validate(out: Path, groups: tuple[str, ...], formats: tuple[str, ...] = ("kustomize",), name: str = "") -> int:
     from critterops.generate import validate
 
     results = []
+    if "helm" in formats:
+        from critterops.generate import helm
+
+        chart = out / "helm" if "kustomize" in formats else out
+        results += helm.chart_checks(chart, name)
+        if "kustomize" in formats and "kubernetes" in groups:
+            results.append(helm.equivalence_result(chart, out, name))
+    if not groups:
+        return _print_results(results)
     if "kubernetes" in groups:
         results += validate.kubernetes_checks(out)
     results += validate.other_checks(out, groups)
@@ -174,6 +203,10 @@ def _validate(out: Path, groups: tuple[str, ...]) -> int:
         from critterops.generate import labcheck
 
         results += labcheck.server_dry_run(out)
+    return _print_results(results)
+
+
+def _print_results(results: list[Any]) -> int:
     failed = 0
     for result in results:
         if result.skipped:

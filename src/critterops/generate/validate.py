@@ -196,7 +196,9 @@ def yamllint(kit: Path) -> Result:
     if shutil.which("yamllint") is None:
         result.skipped = "yamllint not installed"
         return result
-    files = sorted(str(p) for p in kit.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file())
+    files = sorted(
+        str(p) for p in kit.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file() and not _helm_template(p)
+    )
     result.checked = len(files)
     with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as config:
         config.write(YAMLLINT_CONFIG)
@@ -206,6 +208,11 @@ def yamllint(kit: Path) -> Result:
         os.unlink(config.name)
     result.problems += [line for line in run.stdout.splitlines() if line.strip()]
     return result
+
+
+def _helm_template(path: Path) -> bool:
+    """A Helm chart's template: Go template text, not YAML (helm lint checks it instead)."""
+    return any(p.name == "templates" and (p.parent / "Chart.yaml").is_file() for p in path.parents)
 
 
 def default_schemas() -> Path | None:
