@@ -112,4 +112,7 @@ def test_plan_drives_the_strategy_and_jobs(tmp_path: Path, capsys: pytest.Captur
     assert container["command"] == ["/efbundles/PaymentsDbContext"]
     assert migrate["metadata"]["labels"]["critterops.dev/stage"] == "before-rollout"
     base = (out / "kubernetes" / "base" / "services" / "fulfillment-worker.yaml").read_text()
-    assert "blueGreen:" in base, "the plan's blue/green for the breaking publisher"
+    # the plan's blue/green for the breaking publisher cannot switch a Service it does not have (a worker):
+    # Argo would mark the Rollout InvalidSpec, so it gets a canary by replica ratio and the kit says so
+    assert "blueGreen:" not in base and "activeService" not in base and "canary:" in base
+    assert "fulfillment-worker: the plan says blue/green, but it serves no HTTP" in capsys.readouterr().err

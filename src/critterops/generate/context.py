@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import Any
 
+from critterops.generate.traits import serves_http
 from critterops.model import Service, System
 from critterops.plan.policy import Environment, Policy, Thresholds
 
@@ -68,6 +69,18 @@ class KitContext:
         thresholds = self.policy.thresholds_for(service.name)
         planned = self._planned(service.name, env.name)
         strategy, reason = planned if planned else _default_strategy(self.policy, service)
+        if strategy == "blue-green" and not serves_http(service):
+            # Argo's blue/green switches a Service (activeService must exist, or the Rollout is InvalidSpec:
+            # proven in the lab); a worker has none, so it gets a canary by replica ratio, judged on its handlers
+            strategy = "canary"
+            reason = f"{reason}; canary instead: no HTTP, so no Service for blue/green to switch"
+            warning = (
+                f"[{env.name}] {service.name}: {'the plan says' if planned else 'the policy says'} blue/green, but it "
+                "serves no HTTP, so Argo Rollouts has no Service to switch; it gets a canary by replica ratio, judged "
+                "on its handlers (its new pods consume live messages from the start)"
+            )
+            if warning not in self.warnings:
+                self.warnings.append(warning)
         if env.collapse_to_rolling and strategy != "rolling":
             reason = f"{env.name} collapses every strategy to rolling (policy)"
             strategy = "rolling"
