@@ -293,3 +293,47 @@ def test_the_cli_works_without_the_sdk() -> None:
     assert done.returncode == 2, done.stderr
     assert "pip install 'critterops[mcp]'" in done.stderr
     assert json.loads(done.stdout)["schema"] == "critterops.system/v1"
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def test_status_reads_a_running_exporter_like_the_cli(repo: Path) -> None:
+    """A real ``critterops exporter`` (its RabbitMQ source unreachable, so it reports a problem)."""
+    url = f"http://127.0.0.1:{_free_port()}"
+    exporter = subprocess.Popen(
+        [sys.executable, "-m", "critterops", "exporter", "--repo", str(repo), "--listen", url.removeprefix("http://"),
+         "--rabbitmq-management", f"http://127.0.0.1:{_free_port()}"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        for _ in range(100):
+            done = subprocess.run(
+                [sys.executable, "-m", "critterops", "status", "--from", url, "--format", "json"],
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            if done.returncode != 2:
+                break
+            time.sleep(0.1)
+        cli = json.loads(done.stdout)
+        result = run(repo, lambda c: c.call_tool("status", {}), "--exporter", url)
+    finally:
+        exporter.terminate()
+        exporter.wait(timeout=10)
+    assert not result.is_error, text(result)
+    data = result.structured_content
+    assert data["schema"] == "critterops.status/v1" and data["origin"] == url
+    assert data["problems"] == cli["problems"] and data["worst"] == cli["worst"] == "critical"
+    assert [s["target"] for s in data["sources"]] == [s["target"] for s in cli["sources"]] == ["rabbitmq"]
+    down = run(repo, lambda c: c.call_tool("status", {}), "--exporter", url)
+    assert down.is_error
+    assert cli_error("status", "--from", url, "--format", "json") in text(down)
