@@ -27,9 +27,9 @@ helm_sdk = pytest.importorskip("helm_python", reason="helm-python-sdk not instal
 needs_kustomize = pytest.mark.skipif(helm.kustomize_command() is None, reason="no kustomize (lab build or kubectl)")
 
 
-def write(tmp: Path, argo: bool = True, root: Path | None = None) -> tuple[Path, Path]:
+def write(tmp: Path, argo: bool = True, root: Path | None = None, **kwargs: Any) -> tuple[Path, Path]:
     """The kit and the chart for the same context, in tmp/kit and tmp/chart."""
-    ctx = replace(context(root or example_path()), argo=argo)
+    ctx = replace(context(root or example_path(), **kwargs), argo=argo)
     write_kit(kubernetes_files(ctx), tmp / "kit")
     write_kit(helm.helm_files(ctx), tmp / "chart")
     return tmp / "kit", tmp / "chart"
@@ -69,6 +69,16 @@ def test_rollouts_false_renders_the_no_argo_overlays(tmp_path: Path) -> None:
     assert_equivalent(helm.equivalence(chart, kit, "pawmart"))
     docs = helm.render_chart(chart, values(chart, "production"), "ns")
     assert {d["kind"] for d in docs} >= {"Deployment"} and "Rollout" not in {d["kind"] for d in docs}
+
+
+@needs_kustomize
+def test_judge_kit_chart_equals_its_overlays_role_binding_included(tmp_path: Path) -> None:
+    """With --judge critterops the kit has a RoleBinding: kustomize namespaces its ServiceAccount subject."""
+    kit, chart = write(tmp_path, judge="critterops")
+    assert_equivalent(helm.equivalence(chart, kit, "pawmart"))
+    docs = helm.render_chart(chart, values(chart, "staging"), "elsewhere")
+    binding = next(d for d in docs if d["kind"] == "RoleBinding")
+    assert binding["subjects"][0]["namespace"] == "elsewhere"
 
 
 @needs_kustomize

@@ -170,6 +170,15 @@ def render_overlay(files: dict[str, str], folder: str) -> list[Rendered]:
         _images(item.doc, tags, folder)
         if namespace and item.doc["kind"] != "Namespace":
             item.doc["metadata"]["namespace"] = namespace
+    if namespace:
+        # kustomize's name references (api v0.20.1, filters/nameref/nameref.go setMapping): a binding's
+        # ServiceAccount subject that is one of the build's ServiceAccounts gets that account's namespace
+        accounts = {i.doc["metadata"]["name"] for i in out if i.doc["kind"] == "ServiceAccount"}
+        for item in out:
+            if item.doc["kind"] in ("RoleBinding", "ClusterRoleBinding"):
+                for subject in item.doc.get("subjects") or []:
+                    if subject.get("kind") == "ServiceAccount" and subject.get("name") in accounts:
+                        subject["namespace"] = namespace
     return out
 
 
@@ -341,7 +350,10 @@ def _template(
     for doc in docs.values():
         for path, _ref in refs:
             _set(doc, path, None)
-        doc["metadata"].pop("namespace", None)
+        own = doc["metadata"].pop("namespace", None)
+        for subject in doc.get("subjects") or []:  # a binding's subjects in its own namespace (render_overlay)
+            if own and subject.get("namespace") == own:
+                subject["namespace"] = None
         if kind == "Namespace":
             doc["metadata"]["name"] = None
             doc["metadata"]["labels"]["critterops.dev/environment"] = None
@@ -358,6 +370,9 @@ def _template(
     extended_sample = next((d for d in variants.values() if _managed(d)), None)
     if extended_sample:
         _mark_managed(template, extended_sample)
+    for subject in template.get("subjects") or []:
+        if "namespace" in subject and subject["namespace"] is None:
+            subject["namespace"] = Ref(".Release.Namespace")
     meta = template["metadata"]
     if kind == "Namespace":
         meta["name"] = Ref(".Release.Namespace")
