@@ -815,8 +815,8 @@ def _notes(ctx: KitContext) -> str:
         "Watch a rollout:   kubectl argo rollouts get rollout <service> -n {{ .Release.Namespace }} --watch\n"
         "Smoke-test:        helm test {{ .Release.Name }} -n {{ .Release.Namespace }}\n"
         f"HTTP services tested: {http}\n"
-        'The namespace must enforce Pod Security "restricted" (set namespace.create=true to let the chart create '
-        "it with those labels).\n"
+        'The namespace must enforce Pod Security "restricted" (namespace.create=true renders the Namespace with '
+        "those labels, for helm template | kubectl apply).\n"
     )
 
 
