@@ -718,6 +718,8 @@ def _test_hooks(ctx: KitContext) -> dict[str, str]:
     for name in _http_services(ctx):
         test = f"{name}-{TEST_SUFFIX}"
         svc = _values_expr(("services", name))
+        # annotation names and values: helm/helm pkg/release/v1/hook.go (Helm v4: HookTest, HookDeleteAnnotation,
+        # HookBeforeHookCreation, HookWeightAnnotation); before-hook-creation keeps a failed test's pod to read
         hook = {"helm.sh/hook": "test", "helm.sh/hook-delete-policy": "before-hook-creation"}
         labels = {
             "app.kubernetes.io/name": test,
