@@ -337,3 +337,16 @@ def test_status_reads_a_running_exporter_like_the_cli(repo: Path) -> None:
     down = run(repo, lambda c: c.call_tool("status", {}), "--exporter", url)
     assert down.is_error
     assert cli_error("status", "--from", url, "--format", "json") in text(down)
+
+
+def test_a_missing_repository_is_a_usage_error(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "critterops", "mcp", "--repo", str(tmp_path / "nowhere")],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
+    assert done.returncode == 2
+    assert done.stderr == f"critterops: error: --repo {tmp_path / 'nowhere'}: not a folder\n"
