@@ -350,3 +350,63 @@ def test_a_missing_repository_is_a_usage_error(tmp_path: Path) -> None:
     )
     assert done.returncode == 2
     assert done.stderr == f"critterops: error: --repo {tmp_path / 'nowhere'}: not a folder\n"
+
+
+def _group(pgid: int) -> list[int]:
+    """The live processes in process group ``pgid`` (fields 3 and 5 of /proc/PID/stat: state, group)."""
+    members = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            state, _, group = stat.rsplit(")", 1)[1].split()[:3]
+            if int(group) == pgid and state != "Z":  # a zombie has ended; its reaping is up to init
+                members.append(int(entry.name))
+    return members
+
+
+@pytest.mark.slow
+def test_a_cancelled_risk_ends_its_pool_too(tmp_path: Path) -> None:
+    """``risk`` reads base and head in a process pool (change/versions.py); a cancel ends the pool as well."""
+    big = tmp_path / "big"
+    shutil.copytree(example_path(), big)
+    for i in range(250):
+        shutil.copytree(big / "src" / "Orders", big / "src" / f"Copy{i}" / "Orders")
+    git = ["git", "-C", str(big), "-c", "user.name=t", "-c", "user.email=t@example.com"]
+    subprocess.run([*git, "init", "-q"], check=True)
+    subprocess.run([*git, "add", "-A"], check=True)
+    subprocess.run([*git, "commit", "-qm", "base"], check=True)
+    with (big / "src" / "Orders" / "Orders" / "Checkouts" / "Checkout.cs").open("a") as handle:
+        handle.write("\n// changed\n")
+    subprocess.run([*git, "commit", "-qam", "head"], check=True)
+
+    async def body(client: ClientSession) -> tuple[list[int], list[int], list[int]]:
+        server = _server_pid(big)
+        workers: list[int] = []
+        pool: list[int] = []
+
+        async def watch() -> None:
+            await anyio.sleep(1.5)
+            workers.extend(_children(server))
+            for worker in workers:
+                pool.extend(_group(worker))
+
+        with anyio.move_on_after(2.0) as scope:
+            async with anyio.create_task_group() as group:
+                group.start_soon(watch)
+                await client.call_tool("risk", {"base": "HEAD~1", "no_model": True})
+        assert scope.cancelled_caught, "risk finished within two seconds: the test repository is too small"
+        left: list[int] = []
+        for _ in range(10):
+            left = [pid for worker in workers for pid in _group(worker)]
+            if not left:
+                break
+            await anyio.sleep(0.1)
+        return workers, pool, left
+
+    workers, pool, left = run(big, body)
+    assert len(workers) == 1
+    assert len(pool) >= 2, f"no pool processes seen in the worker's group: {pool}"
+    assert left == [], f"processes of the cancelled risk still run: {left}"

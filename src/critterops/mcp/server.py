@@ -26,6 +26,7 @@ import io
 import json
 import multiprocessing
 import os
+import signal
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -89,6 +90,7 @@ class Sandbox:
 
 def _child(conn: Any, job: Callable[[], Any]) -> None:
     """Run ``job`` and send back ("ok", result), ("error", message) or ("crash", message)."""
+    os.setpgid(0, 0)  # its own process group: a cancel also ends the processes it starts (risk's pool)
     try:
         reply: tuple[str, Any] = ("ok", job())
     except CritteropsError as error:
@@ -121,7 +123,7 @@ async def isolated(job: Callable[[], Any]) -> Any:
             kind, value = await anyio.to_thread.run_sync(_receive, receiver, abandon_on_cancel=True)
         finally:
             if process.is_alive():
-                process.kill()
+                _kill_group(process)
             process.join(timeout=5)
             receiver.close()
     if kind == "error":
@@ -129,6 +131,13 @@ async def isolated(job: Callable[[], Any]) -> Any:
     if kind == "crash":
         raise ToolError(f"unexpected error: {value}. This is a bug in critterops; please report it")
     return value
+
+
+def _kill_group(process: Any) -> None:
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):  # not yet in its own group
+        process.kill()
 
 
 def _receive(conn: Any) -> tuple[str, Any]:
