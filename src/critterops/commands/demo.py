@@ -40,6 +40,14 @@ def add_parser(sub: Any) -> None:
     parser.add_argument("--rps", type=float, default=80.0, help="synthetic load, requests/s (default 80)")
     parser.add_argument("--faulty-error-rate", type=float, default=0.12, help="5xx rate of the bad version (0.12)")
     add_judge_argument(parser)
+    parser.add_argument(
+        "--backend",
+        choices=("local", "kubernetes"),
+        default="local",
+        help="local: HAProxy on this machine (default); kubernetes: the example's plan on the lab's cluster "
+        "through Argo Rollouts (python scripts/lab.py start first)",
+    )
+    parser.add_argument("--keep-namespace", action="store_true", help="kubernetes: keep the demo's namespace")
 
 
 NEXT_STEPS = """
@@ -162,6 +170,13 @@ def open_devnull() -> Any:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.backend == "kubernetes":
+        from critterops.lab import demo as lab_demo
+
+        code, summary = lab_demo.run(sys.stdout if args.format == "text" else sys.stderr, keep=args.keep_namespace)
+        if args.format == "json":
+            print(json.dumps(summary, indent=2))
+        return code
     from critterops.rollout.local.haproxy import HAProxy
 
     HAProxy.find()  # says how to install HAProxy before anything starts

@@ -348,4 +348,6 @@ def _kubernetes(args: argparse.Namespace) -> int:
         print(f"  {status['reason']}")
     for row in status["services"]:
         print(f"  phase {row['phase']}  {row['service']:<24} {row['running']:<10} {row['image']}  ({row['state']})")
+    for job in status["jobs"]:
+        print(f"  job {job['job']}: {job['state']}")
     return 0

@@ -18,6 +18,8 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import os
+import queue
+import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,6 +49,14 @@ NEEDED_ACCESS: tuple[tuple[str, str, str, str], ...] = (
 
 class ClusterError(BackendError):
     """The cluster could not be reached or refused a request (exit 2: nothing was changed by it)."""
+
+
+class Tolerated(Exception):
+    """An HTTP status the caller handles itself (404: not there, 409: exists already)."""
+
+    def __init__(self, code: int) -> None:
+        super().__init__(code)
+        self.code = code
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,40 +116,41 @@ class Cluster:
 
     @contextlib.contextmanager
     def _errors(self, what: str, *, tolerate: tuple[int, ...] = ()) -> Iterator[None]:
-        """Translate what the client raises into a sentence; API errors with a ``tolerate`` code pass through."""
+        """Translate what the client raises into a sentence; an HTTP status in ``tolerate`` becomes ``Tolerated``
+        (the API's JSON errors and plain ones alike: an unknown API group answers a plain-text 404)."""
         from lightkube.core.exceptions import ApiError
 
         try:
             yield
-        except ApiError as error:
-            code = error.status.code
-            if code in tolerate:
+        except (ClusterError, Tolerated):
+            raise
+        except Exception as error:
+            response = getattr(error, "response", None)
+            code = error.status.code if isinstance(error, ApiError) else getattr(response, "status_code", None)
+            if code is None:
+                if type(error).__module__.startswith(("httpx", "httpcore", "ssl")) or isinstance(error, OSError):
+                    raise ClusterError(f"cannot reach the Kubernetes API at {self.server}: {error}") from None
                 raise
-            message = error.status.message or ""
+            if code in tolerate:
+                raise Tolerated(code) from None
+            message = (error.status.message if isinstance(error, ApiError) else "") or str(error).splitlines()[0]
             if code == 403:
                 raise ClusterError(f"forbidden to {what} in {self.where}: {message}") from None
             if code == 401:
                 raise ClusterError(f"the cluster at {self.server} refused our credentials: {message}") from None
             raise ClusterError(f"cannot {what} in {self.where}: {message} (HTTP {code})") from None
-        except ClusterError:
-            raise
-        except Exception as error:  # httpx2's transport errors have no stable public base class
-            if type(error).__module__.startswith(("httpx", "httpcore", "ssl")) or isinstance(error, OSError):
-                raise ClusterError(f"cannot reach the Kubernetes API at {self.server}: {error}") from None
-            raise
 
     # --- checks ---------------------------------------------------------------------------------
 
     def check(self) -> None:
         """Reachable, Argo Rollouts installed, the namespace there, and every verb the engine needs
         allowed; one error naming all that is missing (nothing has been changed)."""
-        from lightkube.core.exceptions import ApiError
         from lightkube.resources.core_v1 import Namespace
 
         try:
             with self._errors("list Rollouts", tolerate=(404,)):
                 list(self.client.list(self.Rollout, namespace=self.namespace, chunk_size=1))
-        except ApiError:
+        except Tolerated:
             raise ClusterError(
                 f"Argo Rollouts is not installed in {self.server}: no rollouts.argoproj.io CRD "
                 "(install it: https://argo-rollouts.readthedocs.io/en/stable/installation/)"
@@ -150,8 +161,8 @@ class Cluster:
         try:
             with self._errors(f"read namespace {self.namespace}", tolerate=(403, 404)):
                 self.client.get(Namespace, self.namespace)
-        except ApiError as error:
-            if error.status.code == 404:
+        except Tolerated as error:
+            if error.code == 404:
                 raise ClusterError(f"namespace {self.namespace} does not exist in {self.server}") from None
             # 403: a deployer may work in its namespace without reading Namespace objects
         missing = [
@@ -191,12 +202,11 @@ class Cluster:
 
     def get(self, kind: str, name: str) -> dict[str, Any] | None:
         """The object as a dict, or None when there is none of that name."""
-        from lightkube.core.exceptions import ApiError
 
         try:
             with self._errors(f"read {kind} {name}", tolerate=(404,)):
                 return _as_dict(self.client.get(self._resource(kind), name, namespace=self.namespace))
-        except ApiError:
+        except Tolerated:
             return None
 
     def workload(self, name: str) -> tuple[str, dict[str, Any]] | None:
@@ -228,22 +238,83 @@ class Cluster:
     def create(self, obj: dict[str, Any]) -> bool:
         """Create the object; False when one of that name exists already (so reruns never duplicate)."""
         from lightkube import codecs
-        from lightkube.core.exceptions import ApiError
 
         try:
             with self._errors(f"create {obj['kind']} {obj['metadata']['name']}", tolerate=(409,)):
                 self.client.create(codecs.from_dict(obj), namespace=self.namespace)
-        except ApiError:
+        except Tolerated:
             return False
         return True
 
-    def watch(self, kind: str, selector: Mapping[str, str] | None, seconds: int) -> Iterator[dict[str, Any]]:
-        """The objects of one kind as they change, for at most ``seconds`` (a server-side timeout)."""
-        res = self._resource(kind)
+    def watch(self, kind: str, selector: Mapping[str, str] | None = None) -> Watch:
+        """A watch of one kind in the namespace, running in the background: ``watch.next(seconds)`` gives the
+        objects that changed within that time. One connection for the whole wait (not a polling loop);
+        lightkube reconnects when the server closes it and restarts from the current state on 410 Gone."""
+        return Watch(self, self._resource(kind), kind, selector)
+
+
+class Watch:
+    """Events of one kind, read by a daemon thread into a queue, so that a wait can time out between them."""
+
+    def __init__(self, cluster: Cluster, res: Any, kind: str, selector: Mapping[str, str] | None) -> None:
+        self.cluster, self.kind = cluster, kind
+        self._queue: queue.Queue[dict[str, Any] | BaseException] = queue.Queue()
+        self._stopped = threading.Event()
         labels = dict(selector) if selector else None
-        with self._errors(f"watch {kind}s"):
-            for _event, obj in self.client.watch(res, namespace=self.namespace, labels=labels, server_timeout=seconds):
-                yield _as_dict(obj)
+        self._thread = threading.Thread(target=self._run, args=(res, labels), daemon=True, name=f"watch-{kind}")
+        self._thread.start()
+
+    def _run(self, res: Any, labels: dict[str, str] | None) -> None:
+        from lightkube.core.exceptions import ApiError
+        from lightkube.types import OnErrorAction, OnErrorResult
+
+        def on_error(error: Exception, count: int) -> OnErrorResult:
+            code = getattr(getattr(error, "status", None), "code", None)
+            if isinstance(error, ApiError) and code == 410:
+                return OnErrorResult(OnErrorAction.RETRY)  # lightkube restarts from the current state
+            if count <= 5 and not (isinstance(error, ApiError) and code in (401, 403, 404)):
+                return OnErrorResult(OnErrorAction.RETRY, sleep=1.0)
+            return OnErrorResult(OnErrorAction.RAISE)
+
+        try:
+            with self.cluster._errors(f"watch {self.kind}s"):
+                stream = self.cluster.client.watch(
+                    res, namespace=self.cluster.namespace, labels=labels, server_timeout=30, on_error=on_error
+                )
+                for _event, obj in stream:
+                    if self._stopped.is_set():
+                        return
+                    self._queue.put(_as_dict(obj))
+        except BaseException as error:  # handed to the waiting thread, which raises it
+            self._queue.put(error)
+
+    def next(self, seconds: float) -> list[dict[str, Any]]:
+        """The objects that changed in the next ``seconds`` (returns at the first change, with all queued)."""
+        items: list[dict[str, Any]] = []
+        try:
+            first = self._queue.get(timeout=max(0.05, seconds))
+        except queue.Empty:
+            return items
+        pending = [first]
+        while True:
+            try:
+                pending.append(self._queue.get_nowait())
+            except queue.Empty:
+                break
+        for item in pending:
+            if isinstance(item, BaseException):
+                raise item
+            items.append(item)
+        return items
+
+    def close(self) -> None:
+        self._stopped.set()
+
+    def __enter__(self) -> Watch:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
 
 
 def _is_loopback(host: str) -> bool:

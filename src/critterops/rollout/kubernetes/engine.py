@@ -26,6 +26,7 @@ why. The run ends with a table of what runs where.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from collections.abc import Iterable, Mapping
@@ -33,7 +34,7 @@ from dataclasses import dataclass
 from typing import Any, TextIO
 
 from critterops.errors import EXIT_FINDINGS, UserError
-from critterops.rollout.kubernetes.cluster import Cluster, ClusterError
+from critterops.rollout.kubernetes.cluster import Cluster, ClusterError, Watch
 from critterops.rollout.kubernetes.gates import wait_for_gate
 from critterops.rollout.kubernetes.plan import DeployPlan, PlannedJob, parse
 
@@ -67,9 +68,15 @@ class Record:
     reason: str = ""
     started: float = 0.0
 
+    @property
+    def id(self) -> str:
+        """The deploy: this plan with these images (a second deploy of the same plan with a fix is another)."""
+        digest = hashlib.sha256(f"{self.plan.id}/{json.dumps(self.targets, sort_keys=True)}".encode())
+        return digest.hexdigest()[:8]
+
     def data(self) -> dict[str, str]:
         return {
-            "id": self.plan.id,
+            "id": self.id,
             "plan.json": self.plan.text,
             "targets.json": json.dumps(self.targets, sort_keys=True),
             "previous.json": json.dumps(self.previous, sort_keys=True),
@@ -233,7 +240,7 @@ class KubernetesDeploy:
         elif not self.cluster.create(obj):
             raise UserError(f"another deploy started in {self.cluster.where} just now: see `deploy status`")
         self.say(
-            f"deploy {plan.id} of {plan.head[:12] or 'the plan'} to {plan.environment} in {self.cluster.where}: "
+            f"deploy {record.id} of {plan.head[:12] or 'the plan'} to {plan.environment} in {self.cluster.where}: "
             f"{len(plan.services)} services in {len(plan.phases)} phases"
         )
         return self._run(record)
@@ -275,9 +282,9 @@ class KubernetesDeploy:
         if record is None:
             raise UserError(f"no critterops deploy in {self.cluster.where}")
         if record.state == "succeeded":
-            self.say(f"deploy {record.plan.id}: already succeeded")
+            self.say(f"deploy {record.id}: already succeeded")
             return 0
-        self.say(f"resuming deploy {record.plan.id} ({record.state}) in {self.cluster.where}")
+        self.say(f"resuming deploy {record.id} ({record.state}) in {self.cluster.where}")
         if record.state in ("failed", "aborted"):
             return self._fail(record, [], record.reason)
         return self._run(record)
@@ -306,7 +313,7 @@ class KubernetesDeploy:
             if failed:
                 return self._fail(record, [], failed)
         self._save(record, state="succeeded", reason="every phase deployed")
-        self.say(f"deploy {plan.id}: succeeded")
+        self.say(f"deploy {record.id}: succeeded")
         self._where(record)
         return 0
 
@@ -339,34 +346,31 @@ class KubernetesDeploy:
         annotations = obj["metadata"].get("annotations")
         if annotations is None:
             ops.append({"op": "add", "path": "/metadata/annotations", "value": {}})
-        ops.append({"op": "add", "path": "/metadata/annotations/critterops.dev~1deploy", "value": record.plan.id})
+        ops.append({"op": "add", "path": "/metadata/annotations/critterops.dev~1deploy", "value": record.id})
         self.cluster.patch(kind, name, ops, json_patch=True)
         self.say(f"  {name}: image {target}")
 
     def _wait(self, record: Record, names: tuple[str, ...] | list[str], deadline: float) -> list[str]:
-        """Watch until every service is healthy (→ []) or one failed (→ the failed ones)."""
+        """Watch until every service is healthy (→ []) or one failed (→ the failed ones). The state is read
+        again after each batch of changes the watch brings (or every WATCH_WINDOW_S when nothing changes,
+        to see a ``deploy abort`` from another terminal and the deadline)."""
         kinds = {record.kinds[n] for n in names}
-        watched = "Rollout" if "Rollout" in kinds else "Deployment"
-        while True:
-            states = {s.name: s for s in self._states(record, names)}
-            current = self.record()
-            if current is not None and current.state == "aborted":
-                return [n for n, s in states.items() if s.state != "healthy"] or list(names)
-            verdict = self._judge(states)
-            if verdict is not None:
-                return verdict
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                stuck = [n for n, s in states.items() if s.state != "healthy"]
-                for n in stuck:
-                    self._note(n, f"  {n}: not healthy within the deploy's timeout ({self.timeout_s:.0f} s)")
-                return stuck
-            for obj in self.cluster.watch(watched, None, int(min(WATCH_WINDOW_S, max(1, remaining)))):
-                name = obj["metadata"]["name"]
-                if name in states and obj.get("kind", watched) == record.kinds[name]:
-                    states[name] = service_state(name, record.kinds[name], obj)
-                    if self._judge(states) is not None:
-                        break
+        with self.cluster.watch("Rollout" if "Rollout" in kinds else "Deployment") as watch:
+            while True:
+                states = {s.name: s for s in self._states(record, names)}
+                current = self.record()
+                if current is not None and current.state == "aborted":
+                    return [n for n, s in states.items() if s.state != "healthy"] or list(names)
+                verdict = self._judge(states)
+                if verdict is not None:
+                    return verdict
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    stuck = [n for n, s in states.items() if s.state != "healthy"]
+                    for n in stuck:
+                        self._note(n, f"  {n}: not healthy within the deploy's timeout ({self.timeout_s:.0f} s)")
+                    return stuck
+                watch.next(min(WATCH_WINDOW_S, remaining))
 
     def _judge(self, states: Mapping[str, ServiceState]) -> list[str] | None:
         for s in states.values():
@@ -394,14 +398,18 @@ class KubernetesDeploy:
         jobs = [j for n in names for j in record.plan.services[n].jobs if j.when == when and j.command]
         if not jobs:
             return ""
-        selector = {DEPLOY_LABEL: record.plan.id}
+        selector = {DEPLOY_LABEL: record.id}
         for job in jobs:
             if self.cluster.create(self._job_object(record, job)):
-                self.say(
-                    f"  job {job.name(record.plan.id)}: created ({job.kind}{' ' + job.target if job.target else ''})"
-                )
-        wanted = {j.name(record.plan.id): j for j in jobs}
+                self.say(f"  job {job.name(record.id)}: created ({job.kind}{' ' + job.target if job.target else ''})")
+        wanted = {j.name(record.id): j for j in jobs}
         limit = min(deadline, time.monotonic() + max(j.timeout_s for j in jobs) + 60)
+        with self.cluster.watch("Job", selector) as watch:
+            return self._wait_jobs(record, wanted, selector, limit, watch)
+
+    def _wait_jobs(
+        self, record: Record, wanted: Mapping[str, PlannedJob], selector: Mapping[str, str], limit: float, watch: Watch
+    ) -> str:
         while True:
             seen = {o["metadata"]["name"]: o for o in self.cluster.list("Job", selector)}
             pending = []
@@ -417,9 +425,7 @@ class KubernetesDeploy:
             remaining = limit - time.monotonic()
             if remaining <= 0:
                 return f"jobs {', '.join(pending)} did not finish in time"
-            for obj in self.cluster.watch("Job", selector, int(min(WATCH_WINDOW_S, max(1, remaining)))):
-                if obj["metadata"]["name"] in pending and _job_state(obj)[0] != "running":
-                    break
+            watch.next(min(WATCH_WINDOW_S, remaining))
 
     def _job_object(self, record: Record, job: PlannedJob) -> dict[str, Any]:
         """The Job, built from the service's own pod template (its security context, settings and service
@@ -449,7 +455,7 @@ class KubernetesDeploy:
             "app.kubernetes.io/name": f"{job.service}-job",
             "app.kubernetes.io/instance": job.service,
             "app.kubernetes.io/managed-by": "critterops",
-            DEPLOY_LABEL: record.plan.id,
+            DEPLOY_LABEL: record.id,
             "critterops.dev/stage": job.when,
         }
         spec = template["spec"]
@@ -459,7 +465,7 @@ class KubernetesDeploy:
         return {
             "apiVersion": "batch/v1",
             "kind": "Job",
-            "metadata": {"name": job.name(record.plan.id), "labels": labels},
+            "metadata": {"name": job.name(record.id), "labels": labels},
             "spec": {
                 "backoffLimit": 1,
                 "activeDeadlineSeconds": job.timeout_s,
@@ -497,7 +503,7 @@ class KubernetesDeploy:
         plan = record.plan
         if record.state not in ("failed", "aborted"):
             self._save(record, state="failed", reason=reason)
-        self.say(f"deploy {plan.id}: FAILED — {reason}")
+        self.say(f"deploy {record.id}: FAILED — {reason}")
         all_names = [n for phase in plan.phases for n in phase]
         states = {s.name: s for s in self._states(record, all_names)}
         # stop everything still moving, then undo what is done, publishers first (reverse phase order)
@@ -547,6 +553,12 @@ class KubernetesDeploy:
         a rollback is not judged again (Argo's ``status.promoteFull``, set once the controller saw the change)."""
         deadline = time.monotonic() + 120
         targets = [n for n in names if record.kinds[n] == "Rollout"]
+        with self.cluster.watch("Rollout") as watch:
+            if self._settled(record, targets, deadline, watch):
+                return
+        self.say("  some rollbacks are still in progress: see `critterops deploy status --backend kubernetes`")
+
+    def _settled(self, record: Record, targets: list[str], deadline: float, watch: Watch) -> bool:
         while time.monotonic() < deadline:
             pending = []
             for name in targets:
@@ -564,10 +576,9 @@ class KubernetesDeploy:
                 if _mid_rollout("Rollout", obj) and not status.get("promoteFull") and not status.get("abort"):
                     self.cluster.patch("Rollout", name, {"status": {"promoteFull": True}}, status=True)
             if not pending:
-                return
-            for _ in self.cluster.watch("Rollout", None, 5):
-                break
-        self.say("  some rollbacks are still in progress: see `critterops deploy status --backend kubernetes`")
+                return True
+            watch.next(min(WATCH_WINDOW_S, deadline - time.monotonic()))
+        return False
 
     # --- status ---------------------------------------------------------------------------------
 
@@ -605,12 +616,18 @@ class KubernetesDeploy:
         if record is None:
             raise UserError(f"no critterops deploy in {self.cluster.where}")
         return {
-            "deploy": record.plan.id,
+            "deploy": record.id,
             "environment": record.plan.environment,
             "head": record.plan.head,
             "state": record.state,
             "reason": record.reason,
             "services": self.rows(record),
+            "jobs": [
+                {"job": name, "state": _job_state(obj)[0], "created": obj["metadata"].get("creationTimestamp", "")}
+                for name, obj in sorted(
+                    (o["metadata"]["name"], o) for o in self.cluster.list("Job", {DEPLOY_LABEL: record.id})
+                )
+            ],
         }
 
     # --- promote / abort ------------------------------------------------------------------------
@@ -654,7 +671,7 @@ class KubernetesDeploy:
         if service is not None and service not in record.plan.services:
             raise UserError(f"--service {service}: not in the deploy (it has {', '.join(record.plan.services)})")
         if record.state == "succeeded":
-            raise UserError(f"deploy {record.plan.id} has finished: deploy a plan of the previous version instead")
+            raise UserError(f"deploy {record.id} has finished: deploy a plan of the previous version instead")
         reason = f"aborted by a user{' at ' + service if service else ''}"
         self._save(record, state="aborted", reason=reason)
         return self._fail(record, [service] if service else [], reason)
