@@ -97,11 +97,15 @@ def test_the_judge_template_maps_verdicts_to_argo_phases(judged: dict[str, list[
 
 def test_the_judge_deployment_is_restricted_and_reachable_only_by_argo(judged: dict[str, list[dict[str, Any]]]) -> None:
     docs = {d["kind"]: d for d in judged["kubernetes/base/critterops-judge.yaml"]}
-    assert set(docs) == {"ServiceAccount", "Deployment", "Service"}
+    assert set(docs) == {"ServiceAccount", "Role", "RoleBinding", "Deployment", "Service"}
+    # the only API right: list the namespace's AnalysisRuns (for the asking run's start)
+    rule = {"apiGroups": ["argoproj.io"], "resources": ["analysisruns"], "verbs": ["get", "list"]}
+    assert docs["Role"]["rules"] == [rule]
+    assert docs["RoleBinding"]["subjects"] == [{"kind": "ServiceAccount", "name": "critterops-judge"}]
+    assert docs["RoleBinding"]["roleRef"]["name"] == "critterops-judge"
     pod = docs["Deployment"]["spec"]["template"]["spec"]
-    assert (
-        pod["automountServiceAccountToken"] is False and docs["ServiceAccount"]["automountServiceAccountToken"] is False
-    )
+    assert pod["serviceAccountName"] == "critterops-judge" and pod["automountServiceAccountToken"] is True
+    assert docs["ServiceAccount"]["automountServiceAccountToken"] is False  # only the judge's pods mount it
     assert pod["securityContext"]["runAsNonRoot"] is True
     container = pod["containers"][0]
     assert container["image"] == "ghcr.io/acme/pawmart/critterops-exporter:0123456789ab"

@@ -24,7 +24,7 @@ import pytest
 from critterops.errors import BackendError, UserError
 from critterops.rollout.judges import Counts, Look, make_judge
 from critterops.rollout.local.processes import free_port
-from critterops.rollout.provider import Call, Provider, Reader, Series, Settings, interval_deltas
+from critterops.rollout.provider import AnalysisRuns, Call, Provider, Reader, Series, Settings, interval_deltas
 from critterops.rollout.sources import PrometheusClient
 
 from .provider_history import PROMETHEUS, PROMTOOL, History, add_looks, add_version, start_backfilled
@@ -249,8 +249,8 @@ def test_judge_serve_answers_argo_and_flagger_and_a_restart_answers_the_same(pro
             "checksum": "x",
             "metadata": {"canary": "canary1", "stable": "stable1", "start": str(START_BAD), "at": str(at)},
         }
-        status, body = _get(f"http://127.0.0.1:{port}/v1/flagger", flagger)
-        assert status == 412 and body["verdict"] == "fail"  # Flagger fails a hook on status > 202
+        status, answer = _get(f"http://127.0.0.1:{port}/v1/flagger", flagger)
+        assert status == 412 and answer["verdict"] == "fail"  # Flagger fails a hook on status > 202
         good = {
             **flagger,
             "metadata": {
@@ -261,8 +261,8 @@ def test_judge_serve_answers_argo_and_flagger_and_a_restart_answers_the_same(pro
             },
         }
         assert _get(f"http://127.0.0.1:{port}/v1/flagger", good)[0] == 200
-        status, body = _get(f"http://127.0.0.1:{port}/v1/argo?namespace=shop&canary=x")
-        assert status == 400 and "missing parameter" in str(body["error"])
+        status, answer = _get(f"http://127.0.0.1:{port}/v1/argo?namespace=shop&canary=x")
+        assert status == 400 and "missing parameter" in str(answer["error"])
     finally:
         _stop(proc)
     proc = _serve(prom, port)
@@ -293,3 +293,23 @@ def test_judge_serve_refuses_bad_options() -> None:
         timeout=30,
     )
     assert done.returncode == 2 and "alpha" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_judge_serve_needs_a_token_with_kube_api() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "critterops", "judge", "serve", "--kube-api", "https://127.0.0.1:6443"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=30,
+    )
+    assert done.returncode == 2 and "--kube-token-file" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_the_kubernetes_api_down_is_an_error_never_a_verdict(tmp_path: Path) -> None:
+    token = tmp_path / "token"
+    token.write_text("t")
+    runs = AnalysisRuns(f"https://127.0.0.1:{free_port()}", str(token), None, timeout=1)
+    provider = Provider(PrometheusClient(f"http://127.0.0.1:{free_port()}"), Settings(), runs=runs)
+    with pytest.raises(BackendError, match=r"Kubernetes API .* is unavailable"):
+        provider.answer(Call(namespace="shop", canary="a", stable="b"))

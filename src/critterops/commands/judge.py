@@ -48,11 +48,19 @@ def add_parser(sub: Any) -> None:
         help="use an interval once it ended this long ago, so Prometheus has scraped it (default: 15)",
     )
     serve.add_argument("--timeout", type=float, default=5.0, metavar="SECONDS", help="Prometheus timeout (default: 5)")
+    serve.add_argument(
+        "--kube-api",
+        metavar="URL",
+        help="Kubernetes API to find the asking AnalysisRun's start (default: in-cluster when run in a pod; "
+        "'none': the canary's first sample is the start)",
+    )
+    serve.add_argument("--kube-token-file", metavar="FILE", help="bearer token for --kube-api")
+    serve.add_argument("--kube-ca-file", metavar="FILE", help="CA bundle for --kube-api")
     serve.add_argument("--log-level", choices=("debug", "info", "warning", "error"), default="info")
 
 
 def run(args: argparse.Namespace) -> int:
-    from critterops.rollout.provider import Provider, Settings, bind
+    from critterops.rollout.provider import AnalysisRuns, Provider, Settings, bind
     from critterops.rollout.sources import PrometheusClient
 
     logging.basicConfig(
@@ -68,8 +76,20 @@ def run(args: argparse.Namespace) -> int:
     if args.step <= 0 or args.settle < 0 or not 0 < args.port < 65536:
         raise UserError("--step must be > 0, --settle >= 0 and --port in 1..65535")
     settings = Settings(judge=args.judge, judge_settings=judge_settings, step_s=args.step, settle_s=args.settle)
+    runs: AnalysisRuns | None
+    if args.kube_api == "none":
+        runs = None
+    elif args.kube_api:
+        if not args.kube_token_file:
+            raise UserError("--kube-api needs --kube-token-file (a ServiceAccount token that may list analysisruns)")
+        try:
+            runs = AnalysisRuns(args.kube_api, args.kube_token_file, args.kube_ca_file)
+        except OSError as exc:  # ssl.SSLError and a missing CA file are OSErrors
+            raise UserError(f"--kube-ca-file {args.kube_ca_file}: {exc}") from exc
+    else:
+        runs = AnalysisRuns.in_cluster()
     try:
-        provider = Provider(PrometheusClient(args.prometheus, timeout=args.timeout), settings)
+        provider = Provider(PrometheusClient(args.prometheus, timeout=args.timeout), settings, runs=runs)
     except ValueError as exc:
         raise UserError(f"--judge-settings: {exc}") from exc
     try:
@@ -77,6 +97,7 @@ def run(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise UserError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from exc
     host, port = server.server_address[:2]
+    log.info("analysis starts from %s", runs.api if runs else "the canary's first sample (no Kubernetes API)")
     log.info(
         "judge %s serving http://%s:%s/v1/argo and /v1/flagger, reading %s", args.judge, host, port, args.prometheus
     )

@@ -5,8 +5,9 @@ The judge is ``critterops judge serve`` in the exporter's image (which installs 
 Prometheus, so a restarted or rescheduled pod answers the same. It reads Prometheus (egress to the
 ``monitoring`` namespace) and is called by the Argo Rollouts controller (ingress from the
 ``argo-rollouts`` namespace, pods ``app.kubernetes.io/name: argo-rollouts`` as Argo's own
-``manifests/install.yaml`` labels them, v1.9.1). It needs no Kubernetes API: no token is mounted and
-there is no RBAC.
+``manifests/install.yaml`` labels them, v1.9.1). It reads one thing from the Kubernetes API: the asking
+AnalysisRun's start (``get, list analysisruns`` in its namespace, a Role and RoleBinding; its token is
+mounted for that), so each canary step is judged on the data since its own analysis began.
 
 Each service's AnalysisTemplate ``<service>-judge`` uses Argo's ``web`` provider. The verdict is read
 with ``jsonPath: {$.verdict}``; the limits make Argo do what the judge means (the reasons, with
@@ -41,6 +42,7 @@ JUDGE_STEP_S: Final = 30  # one look per 30 s (the server's --step)
 MAX_DURATION_S: Final = 1200  # the sequential judge's max_duration_s (critterops.rollout.judges.make_judge)
 ARGO_NAMESPACE: Final = "argo-rollouts"  # Argo Rollouts' install.yaml (v1.9.1) installs the controller there
 ARGO_CONTROLLER: Final = {"app.kubernetes.io/name": "argo-rollouts"}
+WAIVER_TOKEN: Final = "CKV_K8S_38=the judge lists its namespace's analysisruns (Role critterops-judge) for their start"
 
 
 def enabled(ctx: KitContext) -> bool:
@@ -57,7 +59,7 @@ def analysis_args() -> list[dict[str, Any]]:
     ``podTemplateHashValue: Stable|Latest`` and ``fieldRef`` of ``metadata.*`` are what
     utils/analysis/factory.go (v1.9.1, BuildArgumentsForRolloutAnalysisRun) resolves; an AnalysisRun's
     own name and start are not template variables (utils/template/template.go only knows ``args.*``),
-    so the judge takes the canary's first sample in Prometheus as the start.
+    so the judge finds the asking run through the API (the Role below) by the canary's hash.
     """
     return [
         {"name": "canary-hash", "valueFrom": {"podTemplateHashValue": "Latest"}},
@@ -130,7 +132,7 @@ def documents(
     container_security: dict[str, Any],
     prometheus: str,
 ) -> list[dict[str, Any]]:
-    """ServiceAccount, Deployment and Service of the judge."""
+    """ServiceAccount, Role and RoleBinding (list analysisruns), Deployment and Service of the judge."""
     selector = {"app.kubernetes.io/name": JUDGE_NAME}
     probe = {"httpGet": {"path": "/healthz", "port": "http"}, "periodSeconds": 10, "timeoutSeconds": 3}
     container = {
@@ -164,6 +166,19 @@ def documents(
             "automountServiceAccountToken": False,
         },
         {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "Role",
+            "metadata": {"name": JUDGE_NAME, "labels": labels},
+            "rules": [{"apiGroups": ["argoproj.io"], "resources": ["analysisruns"], "verbs": ["get", "list"]}],
+        },
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "RoleBinding",
+            "metadata": {"name": JUDGE_NAME, "labels": labels},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": JUDGE_NAME},
+            "subjects": [{"kind": "ServiceAccount", "name": JUDGE_NAME}],
+        },
+        {
             "apiVersion": "apps/v1",
             "kind": "Deployment",
             "metadata": {"name": JUDGE_NAME, "labels": labels, "annotations": annotations},
@@ -175,7 +190,7 @@ def documents(
                     "metadata": {"labels": labels},
                     "spec": {
                         "serviceAccountName": JUDGE_NAME,
-                        "automountServiceAccountToken": False,
+                        "automountServiceAccountToken": True,  # the Role above: list analysisruns
                         "securityContext": pod_security,
                         "containers": [container],
                         "volumes": [{"name": "tmp", "emptyDir": {"sizeLimit": "16Mi"}}],

@@ -989,7 +989,7 @@ def kubernetes_files(ctx: KitContext) -> dict[str, str]:
         files["kubernetes/base/critterops-judge.yaml"] = yamlio.dump_all(
             judge.documents(
                 ctx,
-                waivers(WAIVER_DIGEST),
+                waivers(WAIVER_DIGEST, judge.WAIVER_TOKEN),
                 labels(ctx, judge.JUDGE_NAME, "monitoring"),
                 pod_security(),
                 container_security(),

@@ -1,7 +1,10 @@
 """The judge as a metric provider: Argo Rollouts' ``web`` provider and Flagger's webhooks ask it over HTTP.
 
 Every call names a version pair (namespace, canary and stable ``service.version``, which the kit sets to
-the pod-template hash) and when the analysis started. The server reads the per-version *cumulative*
+the pod-template hash). The analysis' start comes from the call (``start``), else from the asking
+AnalysisRun's ``status.startedAt`` in the Kubernetes API (:class:`AnalysisRuns`, when the server has
+access), else it is the canary's first sample in Prometheus (then every step of a canary is judged on
+all its data since the canary started, so a proof at the first step passes the later ones too). The server reads the per-version *cumulative*
 counters from Prometheus with one range query per counter family over ``[start, now]``, differences them
 itself per series (a counter that went down is a restarted pod: its new value is the interval's count; a
 series that appears later is a new pod: its first value counts whole), sums the series per version, builds
@@ -41,10 +44,14 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
 import re
+import ssl
 import threading
 import time
+import urllib.error
 import urllib.parse
+import urllib.request
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -284,13 +291,83 @@ def _whole(value: float) -> int:
     return round(value) if math.isfinite(value) and value > 0 else 0
 
 
+IN_CLUSTER_TOKEN = "/var/run/secrets/kubernetes.io/serviceaccount/token"
+IN_CLUSTER_CA = "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt"
+ACTIVE = ("", "Pending", "Running")
+
+
+class AnalysisRuns:
+    """The start of the analysis run that is asking, from the Kubernetes API.
+
+    Argo passes no run name or start to a metric (only ``{{args.*}}``: utils/template/template.go), but
+    the runs a Rollout creates carry the canary's hash as ``rollouts-pod-template-hash``
+    (utils/analysis/factory.go:70-106, StepLabels, BackgroundLabels, PrePromotionLabels) and their
+    ``status.startedAt`` (pkg/apis/rollouts/v1alpha1/analysis_types.go:457-458). The active run of that
+    hash (of that Rollout, when the call names it) is the one asking; its start is fixed, so every call
+    during the run builds the same looks, and each canary step is judged on its own data. Needs
+    ``get, list`` on ``analysisruns`` in the namespace (the kit's Role).
+    """
+
+    def __init__(self, api: str, token_file: str, ca_file: str | None, timeout: float = 5.0) -> None:
+        self.api = api.rstrip("/")
+        self.token_file = token_file
+        self.timeout = timeout
+        self._context = ssl.create_default_context(cafile=ca_file) if ca_file else ssl.create_default_context()
+
+    @classmethod
+    def in_cluster(cls) -> AnalysisRuns | None:
+        host, port = os.environ.get("KUBERNETES_SERVICE_HOST"), os.environ.get("KUBERNETES_SERVICE_PORT")
+        if not host or not port or not os.path.exists(IN_CLUSTER_TOKEN):
+            return None
+        return cls(f"https://{host}:{port}", IN_CLUSTER_TOKEN, IN_CLUSTER_CA)
+
+    def start_of(self, call: Call) -> tuple[float, str] | None:
+        """(start, run name) of the active run for this canary, else of its latest run; None without runs."""
+        selector = urllib.parse.urlencode({"labelSelector": f"rollouts-pod-template-hash={call.canary}"})
+        url = f"{self.api}/apis/argoproj.io/v1alpha1/namespaces/{call.namespace}/analysisruns?{selector}"
+        try:
+            with open(self.token_file, encoding="utf-8") as handle:
+                token = handle.read().strip()
+        except OSError as exc:
+            raise BackendError(f"cannot read the Kubernetes token {self.token_file}: {exc}") from exc
+        request = urllib.request.Request(
+            url, headers={"Authorization": f"Bearer {token}", "Accept": "application/json"}
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout, context=self._context) as response:
+                items = json.loads(response.read()).get("items") or []
+        except urllib.error.HTTPError as exc:
+            raise BackendError(f"the Kubernetes API refused to list analysisruns (HTTP {exc.code})") from exc
+        except (urllib.error.URLError, OSError, ValueError) as exc:
+            raise BackendError(f"the Kubernetes API at {self.api} is unavailable: {exc}") from exc
+        runs = []
+        for item in items:
+            owners = [o.get("name") for o in item.get("metadata", {}).get("ownerReferences") or []]
+            started = (item.get("status") or {}).get("startedAt")
+            if not started or (call.rollout and owners and call.rollout not in owners):
+                continue
+            active = (item.get("status") or {}).get("phase", "") in ACTIVE
+            runs.append((active, _parse_time(started), str(item["metadata"]["name"])))
+        if not runs:
+            return None
+        _, start, name = max(runs)
+        return start, name
+
+
 class Provider:
     """Answers calls: reads, judges, explains."""
 
-    def __init__(self, client: PrometheusClient, settings: Settings, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        client: PrometheusClient,
+        settings: Settings,
+        clock: Callable[[], float] = time.time,
+        runs: AnalysisRuns | None = None,
+    ) -> None:
         self.reader = Reader(client, settings)
         self.settings = settings
         self.clock = clock
+        self.runs = runs
         make_judge(settings.judge, **dict(settings.judge_settings))  # bad settings fail at start, not per call
 
     def answer(self, call: Call, now: float | None = None) -> Answer:
@@ -298,7 +375,13 @@ class Provider:
         now = self.clock() if now is None else now
         if call.at is not None:
             now = min(now, call.at)
-        start = call.start if call.start is not None else self.reader.find_start(call, now)
+        start, source = call.start, "the call"
+        if start is None and self.runs is not None:
+            found = self.runs.start_of(call)
+            if found is not None:
+                start, source = found[0], f"analysis run {found[1]}"
+        if start is None:
+            start, source = self.reader.find_start(call, now), "the canary's first sample"
         body: dict[str, Any] = {
             "namespace": call.namespace,
             "canary": call.canary,
@@ -306,6 +389,7 @@ class Provider:
             "judge": self.settings.judge,
             "rollout": call.rollout,
             "run": call.run,
+            "start_from": source,
         }
         if start is None:
             reason = f"no samples of version {call.canary} in namespace {call.namespace} yet: still gathering"
@@ -397,10 +481,13 @@ def make_handler(provider: Provider) -> type[BaseHTTPRequestHandler]:
                         params = {**{str(k): str(v) for k, v in payload.items()}, **params}
                     answer = provider.answer(Call.from_params(params))
                     log.info(
-                        "%s/%s canary %s: %s",
+                        "%s/%s canary %s, %s looks from %s (%s): %s",
                         answer.body.get("namespace"),
                         answer.body.get("rollout"),
                         answer.body.get("canary"),
+                        answer.body.get("looks"),
+                        answer.body.get("start"),
+                        answer.body.get("start_from"),
                         answer.reason,
                     )
                     self._send(200, answer.body)
