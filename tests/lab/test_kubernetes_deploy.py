@@ -430,3 +430,104 @@ def test_a_rollout_already_progressing_from_someone_else_is_left_alone(
     assert code == 2, output
     assert "already rolling out from someone else: orders-api" in output and "Nothing was changed" in output
     _unchanged(lab, ns, before)
+
+
+# --- promote and abort from another terminal ----------------------------------------------------------------
+
+
+def test_an_inconclusive_service_waits_for_promote_from_another_terminal(
+    lab: ModuleType, example: demo.Example
+) -> None:
+    """storefront-web's new version sends no telemetry: Argo's pre-promotion analysis is Inconclusive and pauses
+    it; the deploy waits (it neither promotes nor fails on its own) until a person decides. A plain promote of a
+    blue/green would run the same analysis again (rollout/analysis.go needsNewAnalysisRun), still without data,
+    so the person promotes it fully (status.promoteFull): the new version becomes the active one. Its
+    post-promotion analysis, still without data, then pauses it again — the deploy keeps waiting, as it should."""
+    with demo.running(lab, example, {"v2-silent": None}) as ns:
+        repository = demo.image_repository(example, "storefront-web")
+        proc = deploy(
+            lab, ns, "--plan", str(example.plan), "--tag", "v2", "--image", f"storefront-web={repository}:v2-silent"
+        )
+        try:
+
+            def paused() -> bool:
+                status = rollouts(lab, ns)["storefront-web"].get("status", {})
+                return status.get("phase") == "Paused" and any(
+                    c.get("reason") == "InconclusiveAnalysisRun" for c in status.get("pauseConditions") or []
+                )
+
+            wait_for("storefront-web paused on its analysis", lambda: paused() or proc.poll() is not None, 180)
+            assert proc.poll() is None, finish(proc)[1][-2000:]
+            first = rollouts(lab, ns)["storefront-web"]["status"]
+            assert first["currentPodHash"] != first["stableRS"]
+            promote = subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "critterops",
+                    "deploy",
+                    "promote",
+                    "--backend",
+                    "kubernetes",
+                    "--service",
+                    "storefront-web",
+                    "--full",
+                    "--kubeconfig",
+                    str(lab.kubeconfig_path()),
+                    "--namespace",
+                    ns,
+                ],
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+            assert promote.returncode == 0, promote.stderr
+            wait_for(
+                "the new version active",
+                lambda: rollouts(lab, ns)["storefront-web"]["status"].get("stableRS") == first["currentPodHash"],
+                timeout=60,
+            )
+            time.sleep(5)
+            assert proc.poll() is None  # the post-promotion analysis has no data either: still a person's call
+        finally:
+            proc.kill()
+        output = proc.communicate()[0]
+        assert "storefront-web: paused, the analysis was inconclusive" in output
+
+
+def test_abort_from_another_terminal_stops_the_phase_and_puts_it_back(lab: ModuleType, example: demo.Example) -> None:
+    with demo.running(lab, example, {}) as ns:
+        before = images(lab, ns)
+        proc = deploy(lab, ns, "--plan", str(example.plan), "--tag", "v2")
+        wait_for(
+            "phase 1 rolling out",
+            lambda: images(lab, ns)["orders-api"].endswith(":v2") or proc.poll() is not None,
+            timeout=120,
+            every=0.2,
+        )
+        abort = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "critterops",
+                "deploy",
+                "abort",
+                "--backend",
+                "kubernetes",
+                "--kubeconfig",
+                str(lab.kubeconfig_path()),
+                "--namespace",
+                ns,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert abort.returncode == 1, abort.stdout + abort.stderr
+        assert "aborted by a user" in abort.stdout
+        code, output = finish(proc)
+        assert code == 1, output[-3000:]
+        after = images(lab, ns)
+        for name in ("orders-api", "storefront-web", "inventory-api", "fulfillment-worker"):
+            assert after[name] == before[name], name
+        assert json.loads(record(lab, ns)["data"]["state"].join('""')) == "aborted"

@@ -84,6 +84,12 @@ def add_parser(sub: Any) -> None:
         help="the new image of one service (repeatable; overrides --tag for it)",
     )
     cluster.add_argument("--timeout", default="30m", help="the whole deploy's time limit (default 30m)")
+    cluster.add_argument(
+        "--full",
+        action="store_true",
+        help="promote: skip the remaining steps and analyses (Argo's promote --full); a plain promote of a "
+        "blue/green paused on an inconclusive analysis runs that analysis again",
+    )
 
 
 def seconds(text: str, flag: str) -> float:
@@ -334,8 +340,8 @@ def _kubernetes(args: argparse.Namespace) -> int:
     if args.action == "resume":
         return engine.resume()
     if args.action == "promote":
-        name = engine.promote(args.service)
-        print(f"{name}: promoted (Argo Rollouts continues its steps)")
+        name = engine.promote(args.service, full=args.full)
+        print(f"{name}: {'fully promoted' if args.full else 'promoted (Argo Rollouts continues its steps)'}")
         return 0
     if args.action == "abort":
         return engine.abort(args.service)

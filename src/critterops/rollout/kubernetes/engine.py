@@ -501,7 +501,11 @@ class KubernetesDeploy:
 
     def _fail(self, record: Record, failed: list[str], reason: str) -> int:
         plan = record.plan
-        if record.state not in ("failed", "aborted"):
+        stored = self.record()  # a `deploy abort` from another terminal may have said why first
+        if stored is not None and stored.state in ("failed", "aborted"):
+            record.state, record.reason = stored.state, stored.reason
+            reason = stored.reason
+        elif record.state not in ("failed", "aborted"):
             self._save(record, state="failed", reason=reason)
         self.say(f"deploy {record.id}: FAILED — {reason}")
         all_names = [n for phase in plan.phases for n in phase]
@@ -528,23 +532,29 @@ class KubernetesDeploy:
         return EXIT_FINDINGS
 
     def _roll_back(self, record: Record, name: str) -> None:
+        """Set the previous image back (a JSON patch that tests the image it replaces). Another process may do
+        the same at the same time (``deploy abort`` while the deploy runs): a failed test is read again."""
         kind, previous = record.kinds[name], record.previous[name]
-        obj = self.cluster.get(kind, name)
-        if obj is None:
-            return
-        index, container = container_of(obj, name)
-        if container.get("image") != previous:
+        for _attempt in range(3):
+            obj = self.cluster.get(kind, name)
+            if obj is None:
+                return
+            index, container = container_of(obj, name)
+            if container.get("image") == previous:
+                break
             path = f"/spec/template/spec/containers/{index}/image"
-            self.cluster.patch(
-                kind,
-                name,
-                [
-                    {"op": "test", "path": path, "value": container.get("image")},
-                    {"op": "replace", "path": path, "value": previous},
-                ],
-                json_patch=True,
-            )
+            ops = [
+                {"op": "test", "path": path, "value": container.get("image")},
+                {"op": "replace", "path": path, "value": previous},
+            ]
+            try:
+                self.cluster.patch(kind, name, ops, json_patch=True)
+            except ClusterError as error:
+                if "HTTP 422" in str(error):  # the image changed under us: read it again
+                    continue
+                raise
             self.say(f"  {name}: rolling back to {previous}")
+            break
         if kind == "Rollout":
             self.cluster.patch("Rollout", name, {"status": {"abort": False}}, status=True)
 
@@ -632,8 +642,13 @@ class KubernetesDeploy:
 
     # --- promote / abort ------------------------------------------------------------------------
 
-    def promote(self, service: str | None) -> str:
-        """Argo's ``promote`` (promote.go getPatches, default branch) for the paused Rollout of the deploy."""
+    def promote(self, service: str | None, full: bool = False) -> str:
+        """Argo's ``promote`` for the paused Rollout of the deploy (promote.go getPatches at v1.9.1: the default
+        branch clears the pause; ``full`` sets ``status.promoteFull``, skipping the remaining steps and analyses).
+
+        On a blue/green paused by an inconclusive pre-promotion analysis, a plain promote makes Argo run that
+        analysis again (rollout/analysis.go needsNewAnalysisRun: controllerPause with the last run Inconclusive);
+        only ``full`` promotes without it."""
         record = self.record()
         if record is None:
             raise UserError(f"no critterops deploy in {self.cluster.where}")
@@ -657,6 +672,10 @@ class KubernetesDeploy:
             self.cluster.patch("Rollout", target, {"spec": {"paused": False}})
         index = status.get("currentStepIndex")
         steps = ((obj.get("spec", {}).get("strategy") or {}).get("canary") or {}).get("steps") or []
+        if full:
+            if status.get("currentPodHash") != status.get("stableRS"):
+                self.cluster.patch("Rollout", target, {"status": {"promoteFull": True}}, status=True)
+            return target
         if paused[0].waiting_for == "inconclusive" and status.get("controllerPause") and index is not None:
             patch = {"pauseConditions": None, "controllerPause": False, "currentStepIndex": min(index + 1, len(steps))}
         else:
