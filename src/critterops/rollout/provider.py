@@ -1,17 +1,17 @@
 """The judge as a metric provider: Argo Rollouts' ``web`` provider and Flagger's webhooks ask it over HTTP.
 
-Every call names a version pair (namespace, canary and stable ``service.version``, which the kit sets to
-the pod-template hash). The analysis' start comes from the call (``start``), else from the asking
-AnalysisRun's ``status.startedAt`` in the Kubernetes API (:class:`AnalysisRuns`, when the server has
-access), else it is the canary's first sample in Prometheus (then every step of a canary is judged on
-all its data since the canary started, so a proof at the first step passes the later ones too). The server
-reads the per-version *cumulative* counters from Prometheus with one range query per counter family over
-``[start, now]``, differences them itself per series (a counter that went down is a restarted pod: its new value is the interval's count; a
-series that appears later is a new pod: its first value counts whole), sums the series per version, builds
-one :class:`Look` per interval and asks the judge. Nothing is kept between calls: the intervals are
-anchored at the start and only intervals that ended ``settle_s`` ago are used (Prometheus may not have
-scraped the last one yet), so a restarted judge, asked at the same moment, builds the same looks and gives
-the same answer.
+Every call names a version pair (namespace, canary and stable ``service.version``, which the kit sets to the
+pod-template hash). The analysis' start comes from the call (``start``), else from the asking AnalysisRun's
+``status.startedAt`` in the Kubernetes API (:class:`AnalysisRuns`, when the server has access), else it is the
+canary's first sample in Prometheus (then every step of a canary is judged on all its data since the canary
+started, so a proof at the first step passes the later ones too). The server reads the per-version
+*cumulative* counters from Prometheus with one range query per counter family over ``[start, now]``,
+differences them itself per series (a counter that went down is a restarted pod: its new value is the
+interval's count; a series that appears later is a new pod: its first value counts whole), sums the series per
+version, builds one :class:`Look` per interval and asks the judge. Nothing is kept between calls: the
+intervals are anchored at the start and only intervals that ended ``settle_s`` ago are used (Prometheus may
+not have scraped the last one yet), so a restarted judge, asked at the same moment, builds the same looks and
+gives the same answer.
 
 Argo Rollouts (v1.9.1) reads the answer through ``jsonPath: {$.verdict}`` with
 ``successCondition: result == "pass"`` and ``failureCondition: result == "fail"``; ``continue`` and
