@@ -116,3 +116,34 @@ def test_plan_drives_the_strategy_and_jobs(tmp_path: Path, capsys: pytest.Captur
     # Argo would mark the Rollout InvalidSpec, so it gets a canary by replica ratio and the kit says so
     assert "blueGreen:" not in base and "activeService" not in base and "canary:" in base
     assert "fulfillment-worker: the plan says blue/green, but it serves no HTTP" in capsys.readouterr().err
+
+
+def test_a_kit_kept_in_the_repository_is_not_read_as_part_of_the_system(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The kit's Dockerfiles under deploy/docker/ are critterops' output: a second run must not take them for
+    the services' own (it then dropped them as stale and `generate --check` failed right after `generate`)."""
+    import shutil
+    import subprocess
+
+    from critterops.commands._common import example_path
+    from critterops.discover import discover
+    from critterops.discover.files import KIT_MARKER
+    from critterops.generate.kit import MANIFEST
+
+    assert KIT_MARKER == MANIFEST
+    repo = tmp_path / "pawmart"
+    shutil.copytree(example_path(), repo)
+    (repo / ".critterops-example").unlink()  # a user's system, not the bundled example
+    out = repo / "deploy"
+    args = ["generate", str(repo), "--out", str(out), "--tag", "v1", "--only", "kubernetes,docker"]
+    assert main(args) == 0
+    assert any((out / "docker").rglob("Dockerfile"))
+    before = {s.name: s.dockerfile for s in discover(repo).services}
+    assert main([*args, "--check"]) == 0, capsys.readouterr().out
+    git = ["git", "-C", str(repo)]
+    subprocess.run([*git, "init", "-q"], check=True)
+    subprocess.run([*git, "add", "-A"], check=True)
+    subprocess.run([*git, "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qm", "kit"], check=True)
+    assert {s.name: s.dockerfile for s in discover(repo).services} == before
+    assert not any("deploy/" in (s.dockerfile or "") for s in discover(repo).services)

@@ -37,6 +37,10 @@ MAX_FILE_BYTES = 4 * 1024 * 1024
 # root that holds it is the example, not part of the user's system: a checkout of critterops, or a
 # copy of the example next to the user's code, would otherwise add its five services to the model.
 EXAMPLE_MARKER = ".critterops-example"
+# A deployment kit critterops generated holds its manifest (critterops.generate.kit.MANIFEST). Its files are
+# critterops' output, not the system: its Dockerfiles would otherwise be read as the services' own, and the
+# next `generate --check` would see the kit's own Dockerfiles as a change (found through the pre-commit hook).
+KIT_MARKER = ".critterops-kit.json"
 
 
 def example_skipped(rel_dir: str) -> ScanWarning:
@@ -95,6 +99,8 @@ class SourceTree:
                     elif entry.is_dir(follow_symlinks=False):
                         if os.path.isfile(os.path.join(entry.path, EXAMPLE_MARKER)):
                             self.warnings.append(example_skipped(rel))
+                        elif os.path.isfile(os.path.join(entry.path, KIT_MARKER)):
+                            pass  # a generated kit: critterops' own output
                         elif entry.name not in SKIP_DIRS:
                             subdirs.append(rel)
                     elif entry.is_file(follow_symlinks=False):

@@ -9,7 +9,14 @@ from __future__ import annotations
 
 from pathlib import PurePosixPath
 
-from critterops.discover.files import EXAMPLE_MARKER, MAX_FILE_BYTES, SKIP_DIRS, SourceTree, example_skipped
+from critterops.discover.files import (
+    EXAMPLE_MARKER,
+    KIT_MARKER,
+    MAX_FILE_BYTES,
+    SKIP_DIRS,
+    SourceTree,
+    example_skipped,
+)
 from critterops.gitrepo import GitRepo
 
 # Files discovery reads eagerly; everything else is fetched one by one when asked for.
@@ -50,6 +57,11 @@ class GitTree(SourceTree):
             if PurePosixPath(path).name == EXAMPLE_MARKER and "/" in path
         )
         tree.warnings.extend(example_skipped(folder.rstrip("/")) for folder in examples)
+        examples += sorted(
+            str(PurePosixPath(path).parent) + "/"
+            for _, _, path in listed
+            if PurePosixPath(path).name == KIT_MARKER and "/" in path
+        )
         for mode, sha, path in listed:
             parts = PurePosixPath(path).parts
             if any(part in SKIP_DIRS for part in parts[:-1]) or any(path.startswith(e) for e in examples):
