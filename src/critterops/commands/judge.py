@@ -56,7 +56,12 @@ def add_parser(sub: Any) -> None:
     )
     serve.add_argument("--kube-token-file", metavar="FILE", help="bearer token for --kube-api")
     serve.add_argument("--kube-ca-file", metavar="FILE", help="CA bundle for --kube-api")
-    serve.add_argument("--log-level", choices=("debug", "info", "warning", "error"), default="info")
+    serve.add_argument(
+        "--log-level",
+        choices=("debug", "info", "warning", "error"),
+        default="info",
+        help="how much the server logs to stderr: each answer at info (default info)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:

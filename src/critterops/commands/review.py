@@ -23,7 +23,12 @@ def add_parser(sub: Any) -> None:
     )
     parser.add_argument("path", nargs="?", help="repository root (default: current folder)")
     parser.add_argument("--example", action="store_true", help="review the bundled example system")
-    parser.add_argument("--format", choices=("text", "json", "sarif", "markdown"), default="text")
+    parser.add_argument(
+        "--format",
+        choices=("text", "json", "sarif", "markdown"),
+        default="text",
+        help="text (default), json, sarif (SARIF 2.1.0 for code scanning) or markdown",
+    )
     parser.add_argument("--output", "-o", help="write the report to this file instead of standard output")
     parser.add_argument(
         "--fail-on",
