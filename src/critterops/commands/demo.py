@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from critterops.commands._common import add_judge_argument
+from critterops.commands.deploy import haproxy_judge_settings
 from critterops.errors import EXIT_FINDINGS
 
 DEMO_SERVICE = "orders-api"  # the stand-in the two canaries deploy
@@ -138,7 +139,7 @@ def _rollout(folder: Path, version: str, error_rate: float, args: argparse.Names
         "orders-api",
         "canary",
         canary_steps([10, 25, 50, 100], pause_s=4.0),
-        AnalysisSpec(args.judge, (), interval_s=2.0, background=True),
+        AnalysisSpec(args.judge, haproxy_judge_settings(args.judge, False), interval_s=2.0, background=True),
     )
     runtime = Runtime(_app(STABLE_VERSION, ERROR_RATE, seed), _app(version, error_rate, seed + 1))
     store = Store(folder / version, "orders-api")

@@ -100,6 +100,14 @@ def seconds(text: str, flag: str) -> float:
     return value * {"ms": 0.001, "s": 1, "m": 60, "h": 3600}[unit]
 
 
+def haproxy_judge_settings(judge: str, prometheus: bool) -> tuple[tuple[str, object], ...]:
+    """The sequential judge reads latency only from disjoint measurements (per-look histograms or sum/count
+    deltas: rollout/judging/sequential.py). HAProxy's ``rtime`` is a running average over each server's last
+    1024 requests, so successive looks repeat each other and its latency guard would count one slow stretch
+    many times; without --prometheus the local rollout is judged on errors alone."""
+    return (("latency", False),) if judge == "sequential" and not prometheus else ()
+
+
 def parse_steps(text: str) -> list[int]:
     try:
         weights = [int(part) for part in text.split(",") if part.strip()]
@@ -193,7 +201,7 @@ def _start(store: Any, args: argparse.Namespace) -> int:
         analysis = AnalysisSpec("threshold", (("count", 3),), interval, background=True)
     else:
         steps = canary_steps(weights, pause_s, approval=approval)
-        analysis = AnalysisSpec(args.judge, (), interval, background=True)
+        analysis = AnalysisSpec(args.judge, haproxy_judge_settings(args.judge, bool(args.prometheus)), interval)
     spec = RolloutSpec(
         args.service,
         strategy,
