@@ -48,6 +48,88 @@ def _secret_env(name: str, key: str) -> dict[str, Any]:
     return {"name": name, "valueFrom": {"secretKeyRef": {"name": f"{EXPORTER_NAME}-secrets", "key": key}}}
 
 
+def tool_container(
+    ctx: KitContext,
+    name: str,
+    args: list[str],
+    port: tuple[str, int],
+    probe_period_s: int,
+    container_security: dict[str, Any],
+    **extra: Any,
+) -> dict[str, Any]:
+    """A container of critterops' own image (the exporter's: it installs critterops) serving ``/healthz`` on
+    its port: the exporter, and the judge (generate.judge)."""
+    probe = {"httpGet": {"path": "/healthz", "port": port[0]}, "periodSeconds": probe_period_s, "timeoutSeconds": 3}
+    return {
+        "name": name,
+        "image": f"{ctx.registry}/{EXPORTER_NAME}:{ctx.tag}",
+        "imagePullPolicy": "Always",
+        "args": args,
+        "ports": [{"name": port[0], "containerPort": port[1], "protocol": "TCP"}],
+        **{k: v for k, v in extra.items() if k == "env"},
+        "readinessProbe": probe,
+        "livenessProbe": {**probe, "failureThreshold": 4},
+        "resources": {"requests": {"cpu": "50m", "memory": "96Mi"}, "limits": {"cpu": "500m", "memory": "256Mi"}},
+        "securityContext": container_security,
+        **{k: v for k, v in extra.items() if k != "env"},
+    }
+
+
+def tool_workload(
+    name: str,
+    labels: dict[str, str],
+    annotations: dict[str, str],
+    pod_security: dict[str, Any],
+    container: dict[str, Any],
+    *,
+    replicas: int,
+    automount: bool,
+    volumes: list[dict[str, Any]],
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """ServiceAccount, Deployment and Service of one of critterops' own workloads, its Service on the
+    container's (only) port."""
+    port = container["ports"][0]
+    account = {
+        "apiVersion": "v1",
+        "kind": "ServiceAccount",
+        "metadata": {"name": name, "labels": labels},
+        "automountServiceAccountToken": False,
+    }
+    deployment = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name, "labels": labels, "annotations": annotations},
+        "spec": {
+            "replicas": replicas,
+            "revisionHistoryLimit": 3,
+            "selector": {"matchLabels": {"app.kubernetes.io/name": name}},
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {
+                    "serviceAccountName": name,
+                    "automountServiceAccountToken": automount,
+                    "securityContext": pod_security,
+                    "containers": [container],
+                    "volumes": volumes,
+                },
+            },
+        },
+    }
+    service = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": name, "labels": labels},
+        "spec": {
+            "type": "ClusterIP",
+            "selector": {"app.kubernetes.io/name": name},
+            "ports": [
+                {"name": port["name"], "port": port["containerPort"], "targetPort": port["name"], "protocol": "TCP"}
+            ],
+        },
+    }
+    return account, deployment, service
+
+
 def documents(
     ctx: KitContext,
     annotations: dict[str, str],
@@ -57,74 +139,36 @@ def documents(
     config_text: str,
 ) -> list[dict[str, Any]]:
     """ServiceAccount, ConfigMap, Deployment and Service of the exporter (one replica: it only reads)."""
-    selector = {"app.kubernetes.io/name": EXPORTER_NAME}
-    probe = {"httpGet": {"path": "/healthz", "port": "metrics"}, "periodSeconds": 15, "timeoutSeconds": 3}
-    container = {
-        "name": EXPORTER_NAME,
-        "image": f"{ctx.registry}/{EXPORTER_NAME}:{ctx.tag}",
-        "imagePullPolicy": "Always",
-        "args": ["exporter", "--config", f"{CONFIG_DIR}/{CONFIG_FILE}"],
-        "ports": [{"name": "metrics", "containerPort": EXPORTER_PORT, "protocol": "TCP"}],
-        "env": [
+    container = tool_container(
+        ctx,
+        EXPORTER_NAME,
+        ["exporter", "--config", f"{CONFIG_DIR}/{CONFIG_FILE}"],
+        ("metrics", EXPORTER_PORT),
+        15,
+        container_security,
+        env=[
             _secret_env(PG_PASSWORD_ENV, "postgres-password"),
             _secret_env(RABBITMQ_PASSWORD_ENV, "rabbitmq-password"),
         ],
-        "readinessProbe": probe,
-        "livenessProbe": {**probe, "failureThreshold": 4},
-        "resources": {"requests": {"cpu": "50m", "memory": "96Mi"}, "limits": {"cpu": "500m", "memory": "256Mi"}},
-        "securityContext": container_security,
-        "volumeMounts": [
+        volumeMounts=[
             {"name": "config", "mountPath": CONFIG_DIR, "readOnly": True},
             {"name": "tmp", "mountPath": "/tmp"},
         ],
-    }
-    return [
-        {
-            "apiVersion": "v1",
-            "kind": "ServiceAccount",
-            "metadata": {"name": EXPORTER_NAME, "labels": labels},
-            "automountServiceAccountToken": False,
-        },
-        {
-            "apiVersion": "v1",
-            "kind": "ConfigMap",
-            "metadata": {"name": f"{EXPORTER_NAME}-config", "labels": labels},
-            "data": {CONFIG_FILE: config_text},
-        },
-        {
-            "apiVersion": "apps/v1",
-            "kind": "Deployment",
-            "metadata": {"name": EXPORTER_NAME, "labels": labels, "annotations": annotations},
-            "spec": {
-                "replicas": 1,
-                "revisionHistoryLimit": 3,
-                "selector": {"matchLabels": selector},
-                "template": {
-                    "metadata": {"labels": labels},
-                    "spec": {
-                        "serviceAccountName": EXPORTER_NAME,
-                        "automountServiceAccountToken": False,
-                        "securityContext": pod_security,
-                        "containers": [container],
-                        "volumes": [
-                            {"name": "config", "configMap": {"name": f"{EXPORTER_NAME}-config"}},
-                            {"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}},
-                        ],
-                    },
-                },
-            },
-        },
-        {
-            "apiVersion": "v1",
-            "kind": "Service",
-            "metadata": {"name": EXPORTER_NAME, "labels": labels},
-            "spec": {
-                "type": "ClusterIP",
-                "selector": selector,
-                "ports": [{"name": "metrics", "port": EXPORTER_PORT, "targetPort": "metrics", "protocol": "TCP"}],
-            },
-        },
+    )
+    volumes = [
+        {"name": "config", "configMap": {"name": f"{EXPORTER_NAME}-config"}},
+        {"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}},
     ]
+    account, deployment, service = tool_workload(
+        EXPORTER_NAME, labels, annotations, pod_security, container, replicas=1, automount=False, volumes=volumes
+    )
+    config_map = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": f"{EXPORTER_NAME}-config", "labels": labels},
+        "data": {CONFIG_FILE: config_text},
+    }
+    return [account, config_map, deployment, service]
 
 
 def config_text(ctx: KitContext) -> str:

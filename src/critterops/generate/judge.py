@@ -32,7 +32,7 @@ import math
 from typing import Any, Final
 
 from critterops.generate.context import KitContext
-from critterops.generate.exporter import EXPORTER_NAME
+from critterops.generate.exporter import tool_container, tool_workload
 from critterops.model import Service
 from critterops.plan.policy import Environment
 
@@ -133,13 +133,10 @@ def documents(
     prometheus: str,
 ) -> list[dict[str, Any]]:
     """ServiceAccount, Role and RoleBinding (list analysisruns), Deployment and Service of the judge."""
-    selector = {"app.kubernetes.io/name": JUDGE_NAME}
-    probe = {"httpGet": {"path": "/healthz", "port": "http"}, "periodSeconds": 10, "timeoutSeconds": 3}
-    container = {
-        "name": JUDGE_NAME,
-        "image": f"{ctx.registry}/{EXPORTER_NAME}:{ctx.tag}",
-        "imagePullPolicy": "Always",
-        "args": [
+    container = tool_container(
+        ctx,
+        JUDGE_NAME,
+        [
             "judge",
             "serve",
             "--host",
@@ -151,64 +148,35 @@ def documents(
             "--step",
             str(JUDGE_STEP_S),
         ],
-        "ports": [{"name": "http", "containerPort": JUDGE_PORT, "protocol": "TCP"}],
-        "readinessProbe": probe,
-        "livenessProbe": {**probe, "failureThreshold": 4},
-        "resources": {"requests": {"cpu": "50m", "memory": "96Mi"}, "limits": {"cpu": "500m", "memory": "256Mi"}},
-        "securityContext": container_security,
-        "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
+        ("http", JUDGE_PORT),
+        10,
+        container_security,
+        volumeMounts=[{"name": "tmp", "mountPath": "/tmp"}],
+    )
+    account, deployment, service = tool_workload(
+        JUDGE_NAME,
+        labels,
+        annotations,
+        pod_security,
+        container,
+        replicas=2,  # stateless: either replica gives the same answer
+        automount=True,  # the Role below: list analysisruns
+        volumes=[{"name": "tmp", "emptyDir": {"sizeLimit": "16Mi"}}],
+    )
+    role = {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "Role",
+        "metadata": {"name": JUDGE_NAME, "labels": labels},
+        "rules": [{"apiGroups": ["argoproj.io"], "resources": ["analysisruns"], "verbs": ["get", "list"]}],
     }
-    return [
-        {
-            "apiVersion": "v1",
-            "kind": "ServiceAccount",
-            "metadata": {"name": JUDGE_NAME, "labels": labels},
-            "automountServiceAccountToken": False,
-        },
-        {
-            "apiVersion": "rbac.authorization.k8s.io/v1",
-            "kind": "Role",
-            "metadata": {"name": JUDGE_NAME, "labels": labels},
-            "rules": [{"apiGroups": ["argoproj.io"], "resources": ["analysisruns"], "verbs": ["get", "list"]}],
-        },
-        {
-            "apiVersion": "rbac.authorization.k8s.io/v1",
-            "kind": "RoleBinding",
-            "metadata": {"name": JUDGE_NAME, "labels": labels},
-            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": JUDGE_NAME},
-            "subjects": [{"kind": "ServiceAccount", "name": JUDGE_NAME}],
-        },
-        {
-            "apiVersion": "apps/v1",
-            "kind": "Deployment",
-            "metadata": {"name": JUDGE_NAME, "labels": labels, "annotations": annotations},
-            "spec": {
-                "replicas": 2,  # stateless: either replica gives the same answer
-                "revisionHistoryLimit": 3,
-                "selector": {"matchLabels": selector},
-                "template": {
-                    "metadata": {"labels": labels},
-                    "spec": {
-                        "serviceAccountName": JUDGE_NAME,
-                        "automountServiceAccountToken": True,  # the Role above: list analysisruns
-                        "securityContext": pod_security,
-                        "containers": [container],
-                        "volumes": [{"name": "tmp", "emptyDir": {"sizeLimit": "16Mi"}}],
-                    },
-                },
-            },
-        },
-        {
-            "apiVersion": "v1",
-            "kind": "Service",
-            "metadata": {"name": JUDGE_NAME, "labels": labels},
-            "spec": {
-                "type": "ClusterIP",
-                "selector": selector,
-                "ports": [{"name": "http", "port": JUDGE_PORT, "targetPort": "http", "protocol": "TCP"}],
-            },
-        },
-    ]
+    binding = {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "RoleBinding",
+        "metadata": {"name": JUDGE_NAME, "labels": labels},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": JUDGE_NAME},
+        "subjects": [{"kind": "ServiceAccount", "name": JUDGE_NAME}],
+    }
+    return [account, role, binding, deployment, service]
 
 
 def network_policy_rules(prometheus_port: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
