@@ -148,6 +148,19 @@ def checkov_binary() -> str | None:
     )
 
 
+def checkov_reports(binary: str, folder: str, frameworks: tuple[str, ...]) -> tuple[list[dict[str, Any]], str | None]:
+    """checkov's JSON reports (one per framework) for a folder, offline; or why its output could not be read."""
+    run = _run(
+        [binary, "-d", folder, "--framework", *frameworks, "--skip-download", "--compact", "--quiet", "-o", "json"],
+        env={"BC_SKIP_MAPPING": "TRUE"},
+    )
+    try:
+        report = json.loads(run.stdout or "{}")
+    except json.JSONDecodeError:
+        return [], run.stderr.strip()[-500:]
+    return [r for r in (report if isinstance(report, list) else [report]) if isinstance(r, dict)], None
+
+
 def checkov(kit: Path) -> Result:
     """checkov's kubernetes framework on every rendered object, Rollouts as their Deployment equivalent."""
     result = Result("checkov --framework kubernetes")
@@ -160,27 +173,10 @@ def checkov(kit: Path) -> Result:
             docs = [deployment_equivalent(d) if d.get("kind") == "Rollout" else d for d in render(kit, overlay)]
             docs = [d for d in docs if not d.get("apiVersion", "").startswith("argoproj.io/")]
             (Path(folder) / f"{overlay}.yaml").write_text(dump_all(docs, header=""))
-        run = _run(
-            [
-                binary,
-                "-d",
-                folder,
-                "--framework",
-                "kubernetes",
-                "--skip-download",
-                "--compact",
-                "--quiet",
-                "-o",
-                "json",
-            ],
-            env={"BC_SKIP_MAPPING": "TRUE"},
-        )
-    try:
-        report = json.loads(run.stdout or "{}")
-    except json.JSONDecodeError:
-        result.problems.append(f"checkov output unreadable: {run.stderr[-500:]}")
+        reports, error = checkov_reports(binary, folder, ("kubernetes",))
+    if error is not None:
+        result.problems.append(f"checkov output unreadable: {error}")
         return result
-    reports = report if isinstance(report, list) else [report]
     for item in reports:
         summary = item.get("summary", {})
         result.checked += int(summary.get("passed", 0)) + int(summary.get("failed", 0))

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from critterops.discover.dockerfiles import is_dockerfile
-from critterops.generate.validate import _run, checkov_binary
+from critterops.generate.validate import _run, checkov_binary, checkov_reports
 from critterops.review.model import Finding, ToolRun
 
 _SEVERITY = {"error": "error", "warning": "warning", "info": "note", "style": "note"}
@@ -160,30 +160,12 @@ def checkov(root: Path, files: list[str]) -> tuple[ToolRun, list[Finding]]:
         return ToolRun(
             "checkov", status="skipped", detail="checkov not installed (set CRITTEROPS_CHECKOV or put it on PATH)"
         ), []
-    run = _run(
-        [
-            binary,
-            "-d",
-            str(root),
-            "--framework",
-            "kubernetes",
-            "dockerfile",
-            "github_actions",
-            "--skip-download",
-            "--compact",
-            "--quiet",
-            "-o",
-            "json",
-        ],
-        env={"BC_SKIP_MAPPING": "TRUE"},
-    )
-    try:
-        report = json.loads(run.stdout or "{}")
-    except json.JSONDecodeError:
-        return ToolRun("checkov", status="failed", detail=f"unreadable output: {run.stderr.strip()[-200:]}"), []
+    reports, error = checkov_reports(binary, str(root), ("kubernetes", "dockerfile", "github_actions"))
+    if error is not None:
+        return ToolRun("checkov", status="failed", detail=f"unreadable output: {error[-200:]}"), []
     findings = []
-    for item in report if isinstance(report, list) else [report]:
-        for failed in (item.get("results") or {}).get("failed_checks", []) if isinstance(item, dict) else []:
+    for item in reports:
+        for failed in (item.get("results") or {}).get("failed_checks", []):
             lines = failed.get("file_line_range") or [0]
             findings.append(
                 Finding(
