@@ -38,25 +38,34 @@ def example(lab: ModuleType, tmp_path_factory: pytest.TempPathFactory) -> demo.E
     return demo.prepare(lab, tmp_path_factory.mktemp("k8s-example"))
 
 
+def command(kubeconfig: Path, ns: str | None, *args: str) -> list[str]:
+    """``critterops deploy --backend kubernetes`` as a user types it (the action may come among ``args``)."""
+    where = ["--namespace", ns] if ns else []
+    return [
+        sys.executable,
+        "-m",
+        "critterops",
+        "deploy",
+        "--backend",
+        "kubernetes",
+        "--kubeconfig",
+        str(kubeconfig),
+        *where,
+        *args,
+    ]
+
+
 def deploy(lab: ModuleType, ns: str, *args: str, kubeconfig: Path | None = None) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "critterops",
-            "deploy",
-            "--backend",
-            "kubernetes",
-            "--kubeconfig",
-            str(kubeconfig or lab.kubeconfig_path()),
-            "--namespace",
-            ns,
-            *args,
-        ],
+        command(kubeconfig or lab.kubeconfig_path(), ns, *args),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
+
+
+def run(kubeconfig: Path, ns: str | None, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(command(kubeconfig, ns, *args), capture_output=True, text=True, timeout=timeout)
 
 
 def finish(proc: subprocess.Popen[str], timeout: float = 300) -> tuple[int, str]:
@@ -151,26 +160,8 @@ def test_resume_after_sigkill_repeats_no_step_and_no_job(lab: ModuleType, exampl
         }
         assert set(revisions.values()) == {"2"}, revisions
         assert all(image.endswith(":v2") for image in images(lab, ns).values())
-        status = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "critterops",
-                "deploy",
-                "status",
-                "--backend",
-                "kubernetes",
-                "--format",
-                "json",
-                "--kubeconfig",
-                str(lab.kubeconfig_path()),
-                "--namespace",
-                ns,
-            ],
-            capture_output=True,
-            text=True,
-            check=True,
-        )
+        status = run(lab.kubeconfig_path(), ns, "status", "--format", "json")
+        assert status.returncode == 0, status.stderr
         assert json.loads(status.stdout)["state"] == "succeeded"
 
 
@@ -275,48 +266,14 @@ def test_no_cluster_reachable(tmp_path: Path, example: demo.Example) -> None:
     }
     path = tmp_path / "kubeconfig"
     path.write_text(yaml.safe_dump(config))
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "critterops",
-            "deploy",
-            "--backend",
-            "kubernetes",
-            "--kubeconfig",
-            str(path),
-            "--plan",
-            str(example.plan),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    done = run(path, None, "--plan", str(example.plan))
     assert done.returncode == 2, done.stderr
     assert "cannot reach the Kubernetes API at https://127.0.0.1:9" in done.stderr
     assert "Traceback" not in done.stderr
 
 
 def test_a_context_that_is_not_in_the_kubeconfig(lab: ModuleType, example: demo.Example) -> None:
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "critterops",
-            "deploy",
-            "--backend",
-            "kubernetes",
-            "--kubeconfig",
-            str(lab.kubeconfig_path()),
-            "--context",
-            "prod-eu",
-            "--plan",
-            str(example.plan),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    done = run(lab.kubeconfig_path(), None, "--context", "prod-eu", "--plan", str(example.plan))
     assert done.returncode == 2 and "--context prod-eu: not in" in done.stderr, done.stderr
 
 
@@ -460,27 +417,7 @@ def test_an_inconclusive_service_waits_for_promote_from_another_terminal(
             assert proc.poll() is None, finish(proc)[1][-2000:]
             first = rollouts(lab, ns)["storefront-web"]["status"]
             assert first["currentPodHash"] != first["stableRS"]
-            promote = subprocess.run(
-                [
-                    sys.executable,
-                    "-m",
-                    "critterops",
-                    "deploy",
-                    "promote",
-                    "--backend",
-                    "kubernetes",
-                    "--service",
-                    "storefront-web",
-                    "--full",
-                    "--kubeconfig",
-                    str(lab.kubeconfig_path()),
-                    "--namespace",
-                    ns,
-                ],
-                capture_output=True,
-                text=True,
-                timeout=60,
-            )
+            promote = run(lab.kubeconfig_path(), ns, "promote", "--service", "storefront-web", "--full")
             assert promote.returncode == 0, promote.stderr
             wait_for(
                 "the new version active",
@@ -505,24 +442,7 @@ def test_abort_from_another_terminal_stops_the_phase_and_puts_it_back(lab: Modul
             timeout=120,
             every=0.2,
         )
-        abort = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "critterops",
-                "deploy",
-                "abort",
-                "--backend",
-                "kubernetes",
-                "--kubeconfig",
-                str(lab.kubeconfig_path()),
-                "--namespace",
-                ns,
-            ],
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
+        abort = run(lab.kubeconfig_path(), ns, "abort", timeout=300)
         assert abort.returncode == 1, abort.stdout + abort.stderr
         assert "aborted by a user" in abort.stdout
         code, output = finish(proc)
