@@ -11,39 +11,28 @@ read (the kit writes its own with both).
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
-from critterops.review.context import ReviewContext, containers
+from critterops.review.context import ReviewContext
 from critterops.review.model import Case, Hit, Rule
-from critterops.review.rules._manifests import COMPLETE, DEPLOYMENT, FILE, PDB, PROBES
+from critterops.review.rules._manifests import COMPLETE, DEPLOYMENT, FILE, PDB, PROBES, container_hits
+
+
+def _missing(c: dict[str, Any]) -> list[str]:
+    resources = c.get("resources") if isinstance(c.get("resources"), dict) else {}
+    assert isinstance(resources, dict)
+    return [
+        what
+        for what, ok in (
+            ("requests", isinstance(resources.get("requests"), dict) and resources["requests"]),
+            ("memory limit", isinstance(resources.get("limits"), dict) and "memory" in resources["limits"]),
+        )
+        if not ok
+    ]
 
 
 def check(ctx: ReviewContext) -> Iterator[Hit]:
-    for m in ctx.workloads():
-        for c in containers(m.doc):
-            resources = c.get("resources") if isinstance(c.get("resources"), dict) else {}
-            assert isinstance(resources, dict)
-            missing = [
-                what
-                for what, ok in (
-                    ("requests", isinstance(resources.get("requests"), dict) and resources["requests"]),
-                    (
-                        "memory limit",
-                        isinstance(resources.get("limits"), dict) and "memory" in resources["limits"],
-                    ),
-                )
-                if not ok
-            ]
-            if missing:
-                name = str(c.get("name", "?"))
-                line = ctx.find_line(m.file, f"- name: {name}", m.line, 0) or ctx.find_line(
-                    m.file, f"name: {name}", m.line, m.line
-                )
-                yield Hit(
-                    m.file,
-                    line,
-                    f"{m.kind}/{m.name} container {name} has no {' and no '.join(missing)}",
-                    anchor=f"{m.kind}/{m.name}/{name}",
-                )
+    return container_hits(ctx, _missing)
 
 
 RULE = Rule(

@@ -10,27 +10,19 @@ connect and may build their schema at startup); without liveness a hung process 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
-from critterops.review.context import ReviewContext, containers
+from critterops.review.context import ReviewContext
 from critterops.review.model import Case, Hit, Rule
-from critterops.review.rules._manifests import COMPLETE, DEPLOYMENT, FILE, PDB, RESOURCES
+from critterops.review.rules._manifests import COMPLETE, DEPLOYMENT, FILE, PDB, RESOURCES, container_hits
+
+
+def _missing(c: dict[str, Any]) -> list[str]:
+    return [p for p in ("readinessProbe", "livenessProbe") if not isinstance(c.get(p), dict)]
 
 
 def check(ctx: ReviewContext) -> Iterator[Hit]:
-    for m in ctx.workloads():
-        for c in containers(m.doc):
-            missing = [p for p in ("readinessProbe", "livenessProbe") if not isinstance(c.get(p), dict)]
-            if missing:
-                name = str(c.get("name", "?"))
-                line = ctx.find_line(m.file, f"- name: {name}", m.line, 0) or ctx.find_line(
-                    m.file, f"name: {name}", m.line, m.line
-                )
-                yield Hit(
-                    m.file,
-                    line,
-                    f"{m.kind}/{m.name} container {name} has no {' and no '.join(missing)}",
-                    anchor=f"{m.kind}/{m.name}/{name}",
-                )
+    return container_hits(ctx, _missing)
 
 
 RULE = Rule(
