@@ -231,7 +231,7 @@ def test_risk_markdown_is_a_pull_request_comment(capsys: pytest.CaptureFixture[s
     assert main(["risk", str(example), "--base", BASE_BRANCH, "--head", HEAD_BRANCH, "--format", "markdown"]) == 0
     out = capsys.readouterr().out
     assert out.index("| Service | Risk |") < out.index("<details>")
-    assert "`contract-breaking`" in out and "Model: P(needs a fix)" in out
+    assert "`contract-breaking`" in out and "riskiest commit's calibrated P(needs a later fix)" in out
 
 
 def test_risk_with_the_published_model_explains_commits(capsys: pytest.CaptureFixture[str], example: Path) -> None:
@@ -241,6 +241,13 @@ def test_risk_with_the_published_model_explains_commits(capsys: pytest.CaptureFi
     assert "trained on" in data["model"]
     payments = next(s for s in data["services"] if s["service"] == "payments-api")
     assert payments["model_probability"] is not None
+    # two visible parts, no composite pseudo-probability
+    assert all("score" not in s for s in data["services"])
+    assert payments["rule_level"] == "high" and payments["model_level"] in ("low", "medium", "high")
+    # the range's model view is its riskiest commit, which cannot grow with the number of commits
+    top = max(c["probability"] for c in data["commits"])
+    assert data["range_risk"]["max_probability"] == top and data["range_risk"]["commits"] == 5
+    assert "range_probability" not in data
 
 
 def test_history_on_a_short_history_says_there_is_not_enough_data(

@@ -16,7 +16,6 @@ from critterops.history.model import (
     load_default_model,
     matrix,
     newton_logistic,
-    range_risk,
 )
 
 NAMES = ("signal", "inverse", "noise")
@@ -98,12 +97,6 @@ def test_json_round_trip_and_validation() -> None:
         RiskModel.from_dict({key: value for key, value in data.items() if key != "intercept"})
     with pytest.raises(UserError, match="missing"):
         model.predict({"signal": 1.0})
-
-
-def test_range_risk() -> None:
-    risk = range_risk([0.1, 0.2])
-    assert (risk.probability, risk.max_probability, risk.commits) == (pytest.approx(0.28), 0.2, 2)
-    assert range_risk([]).probability == 0.0
 
 
 def test_default_model_is_published_and_scores_features() -> None:

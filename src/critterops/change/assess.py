@@ -9,7 +9,7 @@ from typing import cast
 
 from critterops.change.impact import contract_checker
 from critterops.change.rules import findings_for
-from critterops.change.score import Levels, service_risk
+from critterops.change.score import Levels, range_risk, rank, service_risk
 from critterops.change.versions import ChangeSet, load_change
 from critterops.gitrepo import GitRepo
 from critterops.model import AffectedTest, CommitRisk, Finding, RiskReport, ServiceRisk, System
@@ -63,7 +63,10 @@ def assess_with_systems(
     scorer: CommitScorer | None = None,
 ) -> tuple[RiskReport, System, System]:
     """The report, and the base and head systems it compared (the planner needs them)."""
-    levels = levels or Levels()
+    if levels is None:
+        from critterops.change.score import model_levels
+
+        levels = model_levels() if scorer is not None else Levels()
     change = load_change(root, base_ref, head_ref, during=scorer)
     findings, head_owners, base_owners, _ = findings_for(change)
     # who owns each changed file: its own service, and services referencing a shared library, but not
@@ -105,13 +108,7 @@ def assess_with_systems(
         order = ("new", "direct", "reference", "flow")
         affected_by = tuple(k for k in order if k in how[name])
         services.append(service_risk(name, affected_by, per_service_findings[name], commits, levels))
-    services.sort(key=lambda s: (-s.score, s.service))
-    range_p: float | None = None
-    if commit_risks:
-        stay = 1.0
-        for c in commit_risks:
-            stay *= 1 - c.probability
-        range_p = round(1 - stay, 4)
+    services.sort(key=lambda s: (rank(s), s.service))
     deploy = bool(services) and not any(f.rule == "no-deploy" for f in findings)
     tests = _tests(change, head_owners.tests, {s.service for s in services})
     system_warnings = [w for w in change.head_system.warnings if "no .csproj found" in w.message]
@@ -127,7 +124,7 @@ def assess_with_systems(
         services=tuple(services),
         tests=tuple(tests),
         deploy=deploy,
-        range_probability=range_p,
+        range_risk=range_risk(commit_risks, levels),
         warnings=tuple(change.warnings + system_warnings),
         model=provenance,
     )

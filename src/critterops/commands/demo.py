@@ -106,7 +106,7 @@ def _story(fmt: str) -> dict[str, Any]:
     _say(f"2. risk of {HEAD_BRANCH} ({len(report.commits)} commits):", fmt)
     for risk in report.services:
         top = risk.reasons[0].text if risk.reasons else ""
-        _say(f"     {risk.service:<20} {risk.level:<6} {risk.score:.2f}  {fit(top, 100)}", fmt)
+        _say(f"     {risk.service:<20} {risk.level:<6} {risk.basis}  {fit(top, 100)}", fmt)
     _say("3. plan for production:", fmt)
     for phase in plan.phases:
         entries = [f"{p.service} {p.strategy}" for p in plan.services if p.phase == phase.number]

@@ -38,7 +38,7 @@ def build(args: argparse.Namespace) -> tuple[Any, str | None]:
     Shared with the MCP server (``critterops mcp``) so both give the same ``critterops.plan/v2``.
     """
     from critterops.change.assess import assess_with_systems
-    from critterops.change.score import Levels
+    from critterops.change.score import levels_for
     from critterops.plan.planner import build_plan
     from critterops.plan.policy import load_policy
 
@@ -49,7 +49,7 @@ def build(args: argparse.Namespace) -> tuple[Any, str | None]:
         policy = load_policy(root, args.policy)
         policy.environment(args.env)  # fail fast on an unknown environment
         report, base_system, head_system = assess_with_systems(
-            root, base, head, Levels(policy.risk.medium, policy.risk.high), None if args.no_model else _scorer()
+            root, base, head, levels_for(policy), None if args.no_model else _scorer()
         )
         return build_plan(report, head_system, base_system, policy, args.env), None
 

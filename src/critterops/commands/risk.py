@@ -59,7 +59,7 @@ def risk_report(args: argparse.Namespace) -> tuple[Any, str | None]:
     Shared with the MCP server (``critterops mcp``) so both give the same ``critterops.risk/v1``.
     """
     from critterops.change.assess import assess
-    from critterops.change.score import Levels
+    from critterops.change.score import levels_for
     from critterops.plan.policy import load_policy
 
     with ExitStack() as stack:
@@ -67,7 +67,7 @@ def risk_report(args: argparse.Namespace) -> tuple[Any, str | None]:
         if not args.example and (empty := nothing_to_compare(root, base, head, "risk")):
             return None, empty
         policy = load_policy(root, None if args.example else args.policy)
-        levels = Levels(policy.risk.medium, policy.risk.high)
+        levels = levels_for(policy)
         return assess(root, base, head, levels, scorer=None if args.no_model else _scorer()), None
 
 

@@ -17,7 +17,7 @@ from critterops.history.mining import (
     features_for_range,
     mine_history,
 )
-from critterops.history.model import RangeRisk, RiskModel, load_default_model, range_risk
+from critterops.history.model import ModelLevels, RiskModel, load_default_model
 from critterops.history.szz import SzzResult, find_inducers
 
 __all__ = [
@@ -28,7 +28,7 @@ __all__ = [
     "Features",
     "History",
     "HistoryReport",
-    "RangeRisk",
+    "ModelLevels",
     "RiskModel",
     "SzzResult",
     "evaluate_history",
@@ -36,5 +36,4 @@ __all__ = [
     "find_inducers",
     "load_default_model",
     "mine_history",
-    "range_risk",
 ]

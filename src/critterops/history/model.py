@@ -57,6 +57,16 @@ class Provenance:
     first: str
     last: str
     note: str = ""
+    root: str = ""  # the repository's root commit(s), comma-separated: how `risk --history` recognises it
+
+
+@dataclass(frozen=True, slots=True)
+class ModelLevels:
+    """Thresholds on the calibrated p, chosen on out-of-sample predictions (see ``note``)."""
+
+    medium: float
+    high: float
+    note: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +81,14 @@ class RiskModel:
     calibration: Calibration
     l2: float = DEFAULT_L2
     provenance: tuple[Provenance, ...] = field(default=())
+    levels: ModelLevels | None = None
+    held_out: tuple[tuple[str, RiskModel], ...] = field(default=())
+    """Per training repository (its ``Provenance.repo``), the same recipe trained without it: what
+    ``risk --history`` evaluates on that repository, so the evaluation is out of sample."""
+
+    def without(self, repo: str) -> RiskModel | None:
+        """The model trained without ``repo`` (leave-one-repository-out), if the artefact has it."""
+        return next((m for name, m in self.held_out if name == repo), None)
 
     def standardise(self, raw: Matrix) -> Matrix:
         z: Matrix = (np.log1p(np.maximum(raw, 0.0)) - np.asarray(self.means)) / np.asarray(self.sds)
@@ -106,6 +124,8 @@ class RiskModel:
             "l2": self.l2,
             "calibration": asdict(self.calibration),
             "training": [asdict(p) for p in self.provenance],
+            **({"levels": asdict(self.levels)} if self.levels is not None else {}),
+            **({"held_out": {name: m.to_dict() for name, m in self.held_out}} if self.held_out else {}),
         }
 
     @classmethod
@@ -119,27 +139,18 @@ class RiskModel:
             calibration = Calibration(**data["calibration"])
             provenance = tuple(Provenance(**p) for p in data.get("training", ()))
             intercept, l2 = float(data["intercept"]), float(data.get("l2", DEFAULT_L2))
+            levels = ModelLevels(**data["levels"]) if "levels" in data else None
+            held = data.get("held_out", {})
+            if not isinstance(held, Mapping):
+                raise TypeError("held_out must map repository names to models")
+            held_out = tuple((str(name), cls.from_dict(sub)) for name, sub in held.items())
         except (KeyError, TypeError, ValueError) as error:
             raise UserError(f"malformed risk model: {error!r}") from error
         if any(len(v) != len(names) for v in vectors) or any(sd <= 0 for sd in vectors[1]):
             raise UserError("malformed risk model: means, sds and weights must match the features (sds > 0)")
-        return cls(names, vectors[0], vectors[1], vectors[2], intercept, calibration, l2, provenance)
-
-
-@dataclass(frozen=True, slots=True)
-class RangeRisk:
-    """Risk of a deploy range: P(at least one commit needs a fix) = 1 − Π(1 − pᵢ), and the worst commit."""
-
-    probability: float
-    max_probability: float
-    commits: int
-
-
-def range_risk(probabilities: Sequence[float]) -> RangeRisk:
-    if not probabilities:
-        return RangeRisk(0.0, 0.0, 0)
-    p = np.clip(np.asarray(probabilities, dtype=float), 0.0, 1.0)
-    return RangeRisk(float(1.0 - np.prod(1.0 - p)), float(p.max()), len(probabilities))
+        if levels is not None and not 0 < levels.medium < levels.high < 1:
+            raise UserError(f"malformed risk model: levels need 0 < medium < high < 1, got {levels}")
+        return cls(names, vectors[0], vectors[1], vectors[2], intercept, calibration, l2, provenance, levels, held_out)
 
 
 def matrix(rows: Sequence[Row], names: Sequence[str]) -> Matrix:

@@ -52,7 +52,7 @@ DOCUMENTS: dict[str, tuple[str, tuple[str, ...]]] = {
     "risk": (
         "critterops.risk/v1",
         (
-            "repository", "base", "head", "files_changed", "deploy", "range_probability", "model", "services",
+            "repository", "base", "head", "files_changed", "deploy", "range_risk", "model", "services",
             "findings", "commits", "tests", "warnings",
         ),
     ),

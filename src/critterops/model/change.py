@@ -69,6 +69,13 @@ class Reason:
 
 @dataclass(frozen=True, slots=True)
 class ServiceRisk:
+    """A service's level is the higher of two visible parts, never a blend of them.
+
+    ``rule_level``: the most severe rule finding (deterministic). ``model_level``: the calibrated
+    P(later fix) of the riskiest commit touching the service against the model's thresholds.
+    ``score`` is that calibrated probability (0.0 when no commit of the service was scored).
+    """
+
     service: str
     score: float
     level: str  # low | medium | high
@@ -77,6 +84,16 @@ class ServiceRisk:
     rules: tuple[str, ...] = ()
     commits: tuple[str, ...] = ()  # commits in the range that touched the service's own files
     model_probability: float | None = None
+    rule_level: str = "low"
+    model_level: str | None = None  # None: no commit of the service was scored
+
+    @property
+    def basis(self) -> str:
+        """Why the level is what it is, in words: ``rules high; model p 0.12 (low)``."""
+        model = (
+            f"model p {self.model_probability:.2f} ({self.model_level})" if self.model_probability is not None else ""
+        )
+        return "; ".join(part for part in (f"rules {self.rule_level}", model) if part)
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +102,17 @@ class CommitRisk:
     subject: str
     probability: float
     top_terms: tuple[tuple[str, float, float], ...] = ()  # (feature, contribution, raw value)
+
+
+@dataclass(frozen=True, slots=True)
+class RangeRisk:
+    """The model's view of a whole range without a quantity that grows with its number of commits:
+    the highest calibrated p, and how many commits reach the ``high`` threshold."""
+
+    max_probability: float
+    commits: int
+    above_high: int
+    high_threshold: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,7 +136,7 @@ class RiskReport:
     services: tuple[ServiceRisk, ...]
     tests: tuple[AffectedTest, ...]
     deploy: bool  # False when only docs or tests changed
-    range_probability: float | None
+    range_risk: RangeRisk | None  # None: no commit was scored
     warnings: tuple[ScanWarning, ...] = ()
     model: str | None = None  # provenance of the statistical model
 

@@ -103,15 +103,15 @@ def decide(risk: ServiceRisk, findings: list[Finding], service: Service | None, 
     if forced:
         decision = _Decision("blue-green", [f"blue/green: {reason}" for reason in dict.fromkeys(forced)], forced)
     elif risk.level == "high":
-        decision = _Decision("canary", [f"canary with analysis: high risk ({risk.score:.2f})"])
+        decision = _Decision("canary", [f"canary with analysis: high risk ({risk.basis})"])
     elif "service-added" in rules:
         decision = _Decision("canary", ["canary with analysis: a new service"])
     elif any(f.rule == "code-changed" and int(f.fact("files", "0") or 0) > LARGE_CHANGE_FILES for f in findings):
         decision = _Decision("canary", [f"canary with analysis: large change (more than {LARGE_CHANGE_FILES} files)"])
     elif risk.level == "medium":
-        decision = _Decision("canary", [f"canary with analysis: medium risk ({risk.score:.2f})"])
+        decision = _Decision("canary", [f"canary with analysis: medium risk ({risk.basis})"])
     else:
-        decision = _Decision("rolling", [f"rolling: low risk ({risk.score:.2f})"])
+        decision = _Decision("rolling", [f"rolling: low risk ({risk.basis})"])
     if decision.strategy != "blue-green" and service.sagas:
         decision.strategy = policy.saga_hosts
         decision.why.append(f"{policy.saga_hosts}: hosts saga {', '.join(s.name for s in service.sagas)} (policy)")

@@ -40,8 +40,9 @@ def finding_dict(finding: Finding) -> dict[str, Any]:
 def service_risk_dict(risk: ServiceRisk) -> dict[str, Any]:
     return {
         "service": risk.service,
-        "score": risk.score,
         "level": risk.level,
+        "rule_level": risk.rule_level,
+        "model_level": risk.model_level,
         "affected_by": list(risk.affected_by),
         "rules": list(risk.rules),
         "reasons": [
@@ -61,7 +62,7 @@ def risk_dict(report: RiskReport) -> dict[str, Any]:
         "head": {"ref": report.head, "commit": report.head_commit},
         "files_changed": report.files_changed,
         "deploy": report.deploy,
-        "range_probability": report.range_probability,
+        "range_risk": plain(report.range_risk) if report.range_risk is not None else None,
         "model": report.model,
         "services": [service_risk_dict(s) for s in report.services],
         "findings": [finding_dict(f) for f in report.findings],
@@ -82,7 +83,13 @@ def risk_dict(report: RiskReport) -> dict[str, Any]:
 def affected_dict(report: RiskReport) -> dict[str, Any]:
     """What a GitHub Actions matrix consumes: ``fromJSON(x).services`` is ``{"include": [...]}``."""
     services = [
-        {"service": s.service, "level": s.level, "score": s.score, "affected_by": ",".join(s.affected_by)}
+        {
+            "service": s.service,
+            "level": s.level,
+            "rule_level": s.rule_level,
+            "model_probability": s.model_probability,
+            "affected_by": ",".join(s.affected_by),
+        }
         for s in report.services
         if "service-removed" not in s.rules
     ]
@@ -105,13 +112,13 @@ def _range(report: RiskReport) -> str:
 def risk_text(report: RiskReport, verbose: bool = False) -> str:
     commits = plural(len(report.commits), "scored commit") if report.commits else "no scored commits"
     lines = [f"Risk of {_range(report)}: {commits}, {plural(report.files_changed, 'file')}"]
-    if report.range_probability is not None:
-        lines.append(f"Model: P(the range needs a fix) = {report.range_probability:.2f} ({report.model})")
+    if report.range_risk is not None:
+        lines.append(f"Model: {_range_model(report)} ({report.model})")
     if not report.deploy:
         lines.append("No service needs a deploy.")
     lines.append("")
     for s in report.services:
-        lines.append(f"{s.service:<28} {s.level:<6} {s.score:.2f}  affected {'+'.join(s.affected_by)}")
+        lines.append(f"{s.service:<28} {s.level:<6} {s.basis}  affected {'+'.join(s.affected_by)}")
         for r in s.reasons[: None if verbose else 4]:
             where = f"  [{', '.join(_loc(x) for x in r.locations[:2])}]" if r.locations else ""
             lines.append(f"    - {r.text}{where}")
@@ -127,6 +134,16 @@ def risk_text(report: RiskReport, verbose: bool = False) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _range_model(report: RiskReport) -> str:
+    """The range's riskiest commit and how many reach ``high``; nothing that grows with the commit count."""
+    r = report.range_risk
+    assert r is not None
+    return (
+        f"riskiest commit's calibrated P(needs a later fix) {r.max_probability:.2f}; "
+        f"{r.above_high} of {r.commits} commit(s) at or above the high threshold {r.high_threshold:.2f}"
+    )
+
+
 def _md(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
@@ -135,21 +152,22 @@ def risk_markdown(report: RiskReport) -> str:
     out = [f"### critterops risk: {_range(report)}", ""]
     if not report.deploy:
         out += ["No service needs a deploy: only documentation or tests changed.", ""]
-    out += ["| Service | Risk | Score | Affected | Rules |", "|---|---|---|---|---|"]
+    out += ["| Service | Risk | Rules | Model p | Affected | Findings |", "|---|---|---|---|---|---|"]
     for s in report.services:
+        p = f"{s.model_probability:.2f} ({s.model_level})" if s.model_probability is not None else "—"
         out.append(
-            f"| `{s.service}` | {LEVEL_MARK[s.level]} | {s.score:.2f} | {', '.join(s.affected_by)} | "
+            f"| `{s.service}` | {LEVEL_MARK[s.level]} | {s.rule_level} | {p} | {', '.join(s.affected_by)} | "
             f"{', '.join(f'`{r}`' for r in s.rules)} |"
         )
     out.append("")
     for s in report.services:
-        out.append(f"<details><summary><b>{s.service}</b>: {s.level} ({s.score:.2f})</summary>\n")
+        out.append(f"<details><summary><b>{s.service}</b>: {s.level} ({s.basis})</summary>\n")
         for r in s.reasons:
             where = f" — {', '.join(f'`{_loc(x)}`' for x in r.locations[:3])}" if r.locations else ""
             out.append(f"- {_md(r.text)}{where}")
         out.append("\n</details>\n")
-    if report.range_probability is not None:
-        out.append(f"Model: P(needs a fix) for the range {report.range_probability:.2f} ({report.model}).\n")
+    if report.range_risk is not None:
+        out.append(f"Model: {_range_model(report)} ({report.model}).\n")
     if report.warnings:
         out.append("<details><summary>Warnings</summary>\n")
         out += [f"- `{w.file}`: {_md(w.message)}" for w in report.warnings]
