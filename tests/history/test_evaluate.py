@@ -4,14 +4,22 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from critterops.errors import UserError
-from critterops.history.evaluate import HistoryReport, evaluate_history, evaluate_labelled
+from critterops.history.evaluate import (
+    HistoryReport,
+    evaluate_history,
+    evaluate_labelled,
+    expected_calibration_error,
+    level_shares,
+)
 from critterops.history.mining import FEATURES, CommitRecord, Features, History
+from critterops.history.model import Provenance, RiskModel, fit, matrix
 from critterops.history.szz import Inducer, SzzResult
 from critterops.report.history import history_markdown, history_text
 from tests.history.gitrepos import DAY, T0, Git
@@ -85,7 +93,7 @@ def test_rolling_origin_with_a_gap_and_no_future_labels(report: HistoryReport) -
 
 def test_models_and_baselines_on_all_and_source_commits(report: HistoryReport) -> None:
     by_name = {r.name: r for r in report.results}
-    assert list(by_name) == ["ours", "kamei", "la", "rule", "random"]
+    assert list(by_name) == ["shipped", "ours", "kamei", "la", "rule", "random"]
     ours = by_name["ours"].all
     assert ours.auc is not None and ours.auc.value > 0.65 and ours.auc.resamples == 1000
     assert ours.brier is not None and ours.brier < report.subsets[0].base_rate_brier
@@ -101,7 +109,7 @@ def test_models_and_baselines_on_all_and_source_commits(report: HistoryReport) -
 
 def test_report_is_json_and_renders(report: HistoryReport) -> None:
     data = json.loads(json.dumps(report.to_dict(), allow_nan=False))
-    assert data["status"] == "ok" and len(data["results"]) == 5
+    assert data["status"] == "ok" and len(data["results"]) == 6
     text, markdown = history_text(report), history_markdown(report)
     for rendered in (text, markdown):
         assert "LR: Kamei + rule signals" in rendered and "random (seeded)" in rendered
@@ -149,3 +157,60 @@ def test_bad_input_is_a_user_error(tmp_path: Path) -> None:
     empty = Git(tmp_path / "empty")
     with pytest.raises(UserError):
         evaluate_history(empty.root)
+
+
+def _model_for(history: History, szz: SzzResult) -> RiskModel:
+    rows = [c.features for c in history.commits]
+    labels = [int(c.sha in szz.inducers) for c in history.commits]
+    return fit(matrix(rows, FEATURES), labels, FEATURES)
+
+
+def test_the_shipped_model_is_evaluated_after_the_time_cut_on_an_unknown_repository(report: HistoryReport) -> None:
+    shipped = report.shipped
+    assert shipped is not None and shipped.protocol.startswith("time cut")
+    assert shipped.commits == sum(f.test_commits for f in report.folds)  # the commits after the cut
+    assert shipped.auc is not None and 0 <= shipped.ece <= 1  # type: ignore[operator]
+    assert sum(level.commits for level in shipped.levels) == shipped.commits
+    assert sum(level.positives for level in shipped.levels) == shipped.positives
+    assert f"{shipped.positives} later-fixed commits" in shipped.precision_note and "CI" in shipped.precision_note
+    labelled = [c for c in shipped.scored if c.label is not None]
+    assert len(labelled) == shipped.commits and sum(c.label for c in labelled) == shipped.positives  # type: ignore[misc]
+    young = [c for c in shipped.scored if c.label is None]
+    assert young and all(0 < c.p < 1 and len(c.top_terms) == 3 for c in shipped.scored)
+    data = report.to_dict()["shipped"]
+    assert {"sha", "date", "p", "level", "top_terms", "label"} <= set(data["scored"][0])
+    text = history_text(report)
+    assert "The model that ships, out of sample" in text and "ECE" in text and "of later-fixed" in text
+
+
+def test_a_corpus_repository_is_evaluated_with_the_model_trained_without_it() -> None:
+    history, szz = _synthetic(400, seed=5)
+    history = replace(history, roots=(history.commits[0].sha,))
+    other, other_szz = _synthetic(400, seed=9)
+    held = _model_for(other, other_szz)
+    shipped = replace(
+        _model_for(history, szz),  # trained on this very history: must not be the one evaluated
+        provenance=(Provenance("me/repo", history.head, 400, 10, "a", "b", root=history.commits[0].sha),),
+        held_out=(("me/repo", held),),
+    )
+    result = evaluate_labelled(history, szz, resamples=200, model=shipped)
+    assert result.shipped is not None and result.shipped.protocol.startswith("leave-one-repository-out")
+    assert "me/repo" in result.shipped.protocol
+    mature = [c for c in history.commits if c.commit_time <= history.commits[-1].commit_time - LATENCY]
+    assert result.shipped.commits == len(mature)  # every mature commit is out of sample
+    first = result.shipped.scored[0]
+    assert first.p == pytest.approx(held.predict(history.commits[0].features), abs=1e-4)
+
+
+def test_expected_calibration_error_and_level_shares() -> None:
+    rng = np.random.default_rng(0)
+    p = rng.random(20000)
+    labels = (rng.random(20000) < p).astype(float)
+    ece, table = expected_calibration_error(labels, p)
+    assert ece < 0.02 and len(table) == 10 and sum(b.commits for b in table) == 20000
+    shifted, _ = expected_calibration_error(labels, np.clip(p + 0.2, 0, 1))
+    assert 0.15 < shifted < 0.25
+    shares = {s.level: s for s in level_shares(labels, p, 0.5, 0.9)}
+    assert shares["high"].share_of_commits == pytest.approx(0.1, abs=0.01)
+    assert shares["high"].precision == pytest.approx(0.95, abs=0.02)
+    assert sum(s.share_of_positives for s in shares.values()) == pytest.approx(1.0)

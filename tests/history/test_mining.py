@@ -254,3 +254,37 @@ def test_revert_and_pull_request_messages() -> None:
     assert messages.pull_request_branch("Merge pull request #1 from a/dependabot/nuget/x") == "a/dependabot/nuget/x"
     assert messages.title("Merge pull request #1 from a/b\n\nReal title\n") == "Real title"
     assert messages.title("Subject only") == "Subject only"
+
+
+def test_history_features_past_fixes_ownership_tests_handlers(git: Git) -> None:
+    handler = "src/Orders/Orders/Placement/PlaceOrderHandler.cs"
+    test = "tests/Orders.Tests/OrderTests.cs"
+    git.commit("add orders", {ORDER: lines(5), handler: lines(4)}, author=ALICE, at=T0)
+    git.commit("fix order totals", {ORDER: lines(6)}, author=ALICE, at=T0 + DAY)
+    git.commit("bob edits", {ORDER: lines(8)}, author=BOB, at=T0 + 3 * DAY)
+    last = git.commit(
+        "handler and test", {handler: lines(5), ORDER: lines(9), test: lines(3)}, author=BOB, at=T0 + 5 * DAY
+    )
+    f = mine_history(git.repo()).commits[-1]
+    assert f.sha == last
+    x = f.features
+    assert x.pfix == 1  # ORDER's earlier fix
+    assert x.aexp == 1  # Bob changed these files once before
+    assert x.own == pytest.approx((1 / 3 + 0 / 1) / 2)  # Bob's share of ORDER's and the handler's past changes
+    assert x.fage == pytest.approx(5.0)  # both files first appeared 5 days earlier
+    assert (x.tests_with_source, x.handlers, x.newfiles) == (1, 1, 1)
+
+
+def test_every_non_merge_commit_is_mined_when_asked(git: Git) -> None:
+    git.commit("start", {ORDER: lines(3)}, at=T0)
+    git.git("checkout", "-q", "-b", "topic")
+    side = git.commit("side work", {PROGRAM: lines(4)}, at=T0 + DAY)
+    git.git("checkout", "-q", "main")
+    git.commit("main work", {ORDER: lines(5)}, at=T0 + 2 * DAY)
+    merge = git.merge("topic", "merge topic", at=T0 + 3 * DAY)
+    first_parent = mine_history(git.repo())
+    everything = mine_history(git.repo(), first_parent=False)
+    assert side not in first_parent.positions and merge in first_parent.positions
+    assert side in everything.positions and merge not in everything.positions
+    assert len(everything.commits) == 3 and everything.roots == (everything.commits[0].sha,)
+    assert not everything.first_parent

@@ -104,7 +104,13 @@ def test_default_model_is_published_and_scores_features() -> None:
     assert model.features == FEATURES
     assert len(model.provenance) >= 2
     assert any("CritterSupply" in p.repo for p in model.provenance)
-    assert all(p.positives > 0 and p.commits > p.positives for p in model.provenance)
+    assert all(p.positives > 0 and p.commits > p.positives and p.root for p in model.provenance)
+    # calibrated on held-out data, levels chosen there, and a model without each corpus repository
+    assert model.calibration.method == "platt" and "leave-one-repository-out" in model.calibration.note
+    assert model.levels is not None and 0 < model.levels.medium < model.levels.high < 1
+    assert {name for name, _ in model.held_out} == {p.repo for p in model.provenance}
+    without = model.without("erikshafer/CritterSupply")
+    assert without is not None and all("CritterSupply" not in p.repo for p in without.provenance)
     small = Features(**dict.fromkeys(FEATURES, 0) | {"la": 3, "nf": 1, "source": 1})
     big = Features(**dict.fromkeys(FEATURES, 0) | {"la": 900, "ld": 200, "nf": 40, "source": 1, "ns": 6})
     assert 0 < model.predict(small) < model.predict(big) < 1

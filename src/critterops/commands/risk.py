@@ -24,8 +24,9 @@ def add_parser(sub: Any) -> None:
         help="score the risk of a git range per service and explain it",
         description=(
             "Compare two versions of a repository (read from git, the working tree is not touched): run the "
-            "change rules, score each affected service and explain the score. With --history, evaluate the "
-            "statistical model on the repository's own history instead."
+            "change rules, give each affected service a level from the rule findings and the model's calibrated "
+            "probability, and explain it. With --history, evaluate the shipped model on the repository's own "
+            "history instead."
         ),
     )
     add_range_arguments(parser)
@@ -39,7 +40,13 @@ def add_parser(sub: Any) -> None:
         help="exit 1 when a service reaches this level (a CI gate); the report is printed either way",
     )
     parser.add_argument(
-        "--history", action="store_true", help="score every commit of the history and evaluate the model on it"
+        "--history",
+        action="store_true",
+        help=(
+            "evaluate the model that ships on this repository's history, out of sample (the model trained "
+            "without it if it is in the training corpus, else the commits after a time cut): AUC, calibration, "
+            "level shares, and every commit's score with --format json"
+        ),
     )
 
 

@@ -16,12 +16,21 @@ Protocol:
    source code, since docs-only commits are trivially safe and inflate AUC.
 5. A paired bootstrap of AUC(ours) − AUC(plain Kamei) with a one-sided p, and a verdict in words.
 
+6. The model that ships (:func:`shipped_evaluation`), evaluated out of sample: on a repository of its
+   training corpus (recognised by its root commit) the artefact's leave-one-repository-out model
+   scores all its mature commits; on any other repository the shipped model scores the commits after
+   the time cut (the pooled test windows). Reported: per-commit calibrated p, level, top terms and
+   label; AUC with CI and what the number of positives means for its width; a reliability table
+   and the expected calibration error (ECE) before and after calibration; the share of commits and
+   of later-fixed commits at each level.
+
 Histories too small for this produce a report whose ``status`` is ``"insufficient"`` and whose
 ``message`` says what is missing, never an exception.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 import time
 from collections.abc import Sequence
@@ -46,7 +55,7 @@ from critterops.history.metrics import (
     recall_at_effort,
 )
 from critterops.history.mining import FEATURES, KAMEI_FEATURES, RULE_FEATURES, History, mine_history
-from critterops.history.model import fit, matrix
+from critterops.history.model import RiskModel, fit, load_default_model, matrix
 from critterops.history.szz import GAP_PERCENTILE, Latency, SzzResult, find_inducers, fix_latency
 from critterops.jsonsafe import json_safe
 
@@ -106,6 +115,61 @@ class Fold:
 
 
 @dataclass(frozen=True, slots=True)
+class ReliabilityBin:
+    """Commits whose calibrated p fell in [low, high): their mean p and the observed share later fixed."""
+
+    low: float
+    high: float
+    commits: int
+    mean_p: float
+    observed: float
+
+
+@dataclass(frozen=True, slots=True)
+class LevelShare:
+    """One level on the evaluation: how many commits it flags and how many of the later-fixed ones it holds."""
+
+    level: str
+    threshold: float
+    commits: int
+    share_of_commits: float
+    positives: int
+    share_of_positives: float
+    precision: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class ScoredCommit:
+    sha: str
+    date: str
+    p: float
+    level: str
+    top_terms: tuple[tuple[str, float, float], ...]
+    label: int | None  # 1 later fixed, 0 not (yet), None when its label is younger than the gap
+
+
+@dataclass(frozen=True, slots=True)
+class ShippedEvaluation:
+    """The artefact's model on commits it was not trained on."""
+
+    protocol: str
+    model: str
+    commits: int
+    positives: int
+    source_commits: int
+    source_positives: int
+    auc: Interval | None
+    auc_source: Interval | None
+    brier: float | None
+    ece_uncalibrated: float | None
+    ece: float | None
+    reliability: tuple[ReliabilityBin, ...]
+    levels: tuple[LevelShare, ...]
+    precision_note: str
+    scored: tuple[ScoredCommit, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class HistoryReport:
     repo: str
     head: str
@@ -132,6 +196,7 @@ class HistoryReport:
     notes: tuple[str, ...]
     seed: int
     resamples: int
+    shipped: ShippedEvaluation | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able data (NaN becomes null)."""
@@ -148,7 +213,7 @@ def evaluate_history(
     ``head``; a history too small to evaluate is a report with ``status == "insufficient"``.
     """
     repo = repo if isinstance(repo, GitRepo) else GitRepo.open(repo)
-    history = mine_history(repo, head)
+    history = mine_history(repo, head, first_parent=False)
     return evaluate_labelled(history, find_inducers(repo, history), seed=seed, resamples=resamples)
 
 
@@ -179,9 +244,20 @@ SCORERS = (
 )
 
 
-def evaluate_labelled(history: History, szz: SzzResult, *, seed: int = 0, resamples: int = RESAMPLES) -> HistoryReport:
-    """Evaluate an already mined and labelled history (the testable core of :func:`evaluate_history`)."""
+def evaluate_labelled(
+    history: History,
+    szz: SzzResult,
+    *,
+    seed: int = 0,
+    resamples: int = RESAMPLES,
+    model: RiskModel | None = None,
+) -> HistoryReport:
+    """Evaluate an already mined and labelled history (the testable core of :func:`evaluate_history`).
+
+    ``model`` is the model that ships (default: the published artefact).
+    """
     commits = history.commits
+    shipped_model, protocol = _shipped_for(history, model or load_default_model())
     base = _Base(history, szz, seed, resamples)
     if len(commits) < MIN_COMMITS:
         return base.insufficient(f"only {len(commits)} commits; the evaluation needs at least {MIN_COMMITS}")
@@ -205,9 +281,13 @@ def evaluate_labelled(history: History, szz: SzzResult, *, seed: int = 0, resamp
             latency=latency,
         )
     scores = {s.name: _scores(s, history, splits, seed) for s in SCORERS}
+    scores["shipped"] = shipped_model.predict_many(matrix([commits[i].features for i in test], shipped_model.features))
     source = np.asarray([commits[i].features.source for i in test], dtype=bool)
     loc = np.asarray([commits[i].features.la + commits[i].features.ld for i in test], dtype=float)
-    results = tuple(_result(s, labels, scores[s.name], loc, source, seed, resamples) for s in SCORERS)
+    shipped_scorer = _Scorer("shipped", f"shipped model ({protocol.split(':')[0]})", None, True)
+    results = tuple(
+        _result(s, labels, scores[s.name], loc, source, seed, resamples) for s in (shipped_scorer, *SCORERS)
+    )
     paired_all = paired_auc_difference(labels, scores["ours"], scores["kamei"], resamples=resamples, seed=seed)
     assert paired_all is not None  # both classes are present, checked above
     paired_source = paired_auc_difference(
@@ -228,7 +308,163 @@ def evaluate_labelled(history: History, szz: SzzResult, *, seed: int = 0, resamp
         verdict=verdict,
         reasons=reasons,
         excluded=len(commits) - len(mature_commits(history, gap)),
+        shipped=shipped_evaluation(
+            history,
+            szz,
+            shipped_model,
+            protocol,
+            test,
+            gap,
+            seed=seed,
+            resamples=resamples,
+            loro=protocol.startswith("leave-one"),
+        ),
     )
+
+
+# -- the model that ships -----------------------------------------------------------------------
+
+
+def _shipped_for(history: History, model: RiskModel) -> tuple[RiskModel, str]:
+    """The artefact's model this history may be evaluated with, out of sample, and how."""
+    roots = set(history.roots)
+    for p in model.provenance:
+        if roots and roots & set(filter(None, p.root.split(","))):
+            held = model.without(p.repo)
+            if held is not None:
+                return held, (
+                    f"leave-one-repository-out: this repository is {p.repo} of the training corpus; the model "
+                    f"evaluated is the shipped recipe trained without it, on all its {len(history.commits)} "
+                    "commits' mature ones"
+                )
+    return model, (
+        "time cut: the shipped model (never trained on this repository) scores the commits after the cut, "
+        "the same ones the baselines, trained on the repository's past, are tested on"
+    )
+
+
+N_BINS = 10
+
+
+def expected_calibration_error(labels: Vector, p: Vector, bins: int = N_BINS) -> tuple[float, list[ReliabilityBin]]:
+    """ECE over ``bins`` equal-width bins of p: Σ (n_b/n)·|mean p_b − observed_b|, and the table."""
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    table: list[ReliabilityBin] = []
+    total = 0.0
+    which = np.clip(np.digitize(p, edges[1:-1]), 0, bins - 1)
+    for b in range(bins):
+        inside = which == b
+        n = int(inside.sum())
+        if not n:
+            continue
+        mean_p, observed = float(p[inside].mean()), float(labels[inside].mean())
+        total += n / p.size * abs(mean_p - observed)
+        table.append(ReliabilityBin(float(edges[b]), float(edges[b + 1]), n, round(mean_p, 4), round(observed, 4)))
+    return total, table
+
+
+def level_shares(labels: Vector, p: Vector, medium: float, high: float) -> tuple[LevelShare, ...]:
+    positives = max(1.0, float(labels.sum()))
+    out: list[LevelShare] = []
+    for name, low, up in (("high", high, math.inf), ("medium", medium, high), ("low", -math.inf, medium)):
+        inside = (p >= low) & (p < up)
+        n, k = int(inside.sum()), int(labels[inside].sum())
+        out.append(
+            LevelShare(
+                name,
+                float(max(low, 0.0)),
+                n,
+                n / max(1, p.size),
+                k,
+                k / positives,
+                k / n if n else None,
+            )
+        )
+    return tuple(out)
+
+
+def shipped_evaluation(
+    history: History,
+    szz: SzzResult,
+    model: RiskModel,
+    protocol: str,
+    test: Sequence[int],
+    gap: float,
+    *,
+    seed: int,
+    resamples: int,
+    loro: bool,
+) -> ShippedEvaluation:
+    """The shipped (or held-out) model's calibrated p on out-of-sample commits, with the label of each."""
+    commits = history.commits
+    mature = set(mature_commits(history, gap))
+    chosen = sorted(mature, key=lambda i: (commits[i].commit_time, i)) if loro else list(test)
+    rows = [commits[i].features for i in chosen]
+    raw = matrix(rows, model.features)
+    p = model.predict_many(raw)
+    uncalibrated = 1 / (1 + np.exp(-model.logits(raw)))
+    labels = np.asarray([szz.label(commits[i].sha) for i in chosen], dtype=float)
+    source = np.asarray([r.source for r in rows], dtype=bool)
+    levels = model.levels
+    medium, high = (levels.medium, levels.high) if levels is not None else (0.3, 0.6)
+    ece, table = expected_calibration_error(labels, p)
+    ece_raw, _ = expected_calibration_error(labels, uncalibrated)
+    scored = []
+    for index, prob in zip(chosen, p, strict=True):
+        commit = commits[index]
+        level = "high" if prob >= high else "medium" if prob >= medium else "low"
+        scored.append(
+            ScoredCommit(
+                commit.sha,
+                _date(commit.commit_time),
+                round(float(prob), 4),
+                level,
+                tuple((n, round(c, 4), v) for n, c, v in model.explain(commit.features, top=3)),
+                szz.label(commit.sha),
+            )
+        )
+    for index in sorted(set(range(len(commits))) - mature, key=lambda i: (commits[i].commit_time, i)):
+        commit = commits[index]
+        prob = float(model.predict(commit.features))
+        level = "high" if prob >= high else "medium" if prob >= medium else "low"
+        terms = tuple((n, round(c, 4), v) for n, c, v in model.explain(commit.features, top=3))
+        scored.append(ScoredCommit(commit.sha, _date(commit.commit_time), round(prob, 4), level, terms, None))
+    auc_all = auc_interval(labels, p, resamples=resamples, seed=seed)
+    auc_src = auc_interval(labels[source], p[source], resamples=resamples, seed=seed) if source.any() else None
+    positives = int(labels.sum())
+    return ShippedEvaluation(
+        protocol=protocol,
+        model=f"{len(model.features)} features, calibration {model.calibration.method}",
+        commits=int(labels.size),
+        positives=positives,
+        source_commits=int(source.sum()),
+        source_positives=int(labels[source].sum()),
+        auc=auc_all,
+        auc_source=auc_src,
+        brier=brier(labels, p) if labels.size else None,
+        ece_uncalibrated=round(ece_raw, 4) if labels.size else None,
+        ece=round(ece, 4) if labels.size else None,
+        reliability=tuple(table),
+        levels=level_shares(labels, p, medium, high),
+        precision_note=_precision_note(positives, auc_all),
+        scored=tuple(scored),
+    )
+
+
+def _precision_note(positives: int, interval: Interval | None) -> str:
+    """What the number of positives means for the width of the AUC interval."""
+    if interval is None:
+        return f"{positives} later-fixed commits: AUC is not defined (one class)."
+    width = interval.high - interval.low
+    if positives < MIN_POSITIVES:
+        scale = "far too few to tell a good model from a mediocre one"
+    elif positives < 30:
+        scale = "few: differences of less than about 0.1 in AUC between models cannot be told apart"
+    elif positives < 100:
+        scale = "enough to separate a useful model from chance, not to rank close models"
+    else:
+        scale = "enough for differences of a few hundredths of AUC to show"
+    return f"{positives} later-fixed commits: the AUC's 95% CI is {width:.2f} wide ({scale})."
 
 
 def _time_order(history: History) -> list[int]:
@@ -461,6 +697,8 @@ class _Base:
     resamples: int
 
     def insufficient(self, message: str, latency: Latency | None = None) -> HistoryReport:
+        if self.history.shallow:
+            message += " (this is a shallow clone: `git fetch --unshallow` gives the evaluation the whole history)"
         return self.report(
             status="insufficient",
             message=f"Not enough data to evaluate: {message}.",
@@ -485,6 +723,7 @@ class _Base:
         paired: tuple[PairedDifference | None, PairedDifference | None] = (None, None),
         reasons: tuple[str, ...] = (),
         excluded: int = 0,
+        shipped: ShippedEvaluation | None = None,
     ) -> HistoryReport:
         commits = self.history.commits
         times = [c.commit_time for c in commits]
@@ -514,6 +753,7 @@ class _Base:
             notes=self._notes(excluded),
             seed=self.seed,
             resamples=self.resamples,
+            shipped=shipped,
         )
 
     def _notes(self, excluded: int) -> tuple[str, ...]:
@@ -525,4 +765,11 @@ class _Base:
         merges = sum(c.is_merge for c in self.history.commits)
         if merges:
             notes.append(f"{merges} merge commits on the first-parent chain are counted by their first-parent diff")
+        times = [c.commit_time for c in self.history.commits]
+        backwards = sum(later < earlier for earlier, later in itertools.pairwise(times))
+        if backwards and not self.history.first_parent:
+            notes.append(
+                f"{backwards} commits are dated before their predecessor in the walk (rewritten or skewed dates): "
+                "time splits follow the commit dates, so those commits may sit in a different window"
+            )
         return tuple(notes)

@@ -37,7 +37,13 @@ RULE_FEATURES = (
     "contexts",
     "bot",
 )
-FEATURES = KAMEI_FEATURES + RULE_FEATURES
+HISTORY_FEATURES = ("pfix", "fage", "own", "aexp", "tests_with_source", "handlers", "newfiles")
+"""Features beyond Kamei's that the literature and this domain suggest: the touched files' past fixes
+(``pfix``), file age (``fage``, days since the files first appeared), ownership (``own``, the author's
+share of the files' past changes), the author's experience with these files (``aexp``), whether
+tests changed with the source (``tests_with_source``), Wolverine handlers touched (``handlers``) and
+files created (``newfiles``)."""
+FEATURES = KAMEI_FEATURES + RULE_FEATURES + HISTORY_FEATURES
 
 _DAY = 86_400.0
 _YEAR = 365.25 * _DAY
@@ -76,6 +82,13 @@ class Features:
     test_churn: float
     contexts: int
     bot: int
+    pfix: int = 0
+    fage: float = 0.0
+    own: float = 0.0
+    aexp: int = 0
+    tests_with_source: int = 0
+    handlers: int = 0
+    newfiles: int = 0
 
     def value(self, name: str) -> float:
         return float(getattr(self, name))
@@ -117,13 +130,16 @@ class CommitRecord:
 
 @dataclass(frozen=True, slots=True)
 class History:
-    """The first-parent history of ``head``, oldest first."""
+    """The first-parent history of ``head`` (or, with ``first_parent=False``, every non-merge commit
+    reachable from it, parents before children), oldest first."""
 
     root: str
     head: str
     shallow: bool
     commits: tuple[CommitRecord, ...]
     positions: dict[str, int] = field(repr=False, compare=False)
+    first_parent: bool = True
+    roots: tuple[str, ...] = ()  # the history's root commits: they identify a repository across clones
 
     def find(self, sha_prefix: str) -> CommitRecord | None:
         """The commit with this sha or unique abbreviation, if it is on the first-parent chain."""
@@ -145,17 +161,28 @@ class _RawCommit:
     files: tuple[FileTouch, ...]
 
 
-def mine_history(repo: GitRepo, head: str = "HEAD") -> History:
-    """Mine the first-parent history of ``head`` (oldest first) with past-only features."""
+def mine_history(
+    repo: GitRepo, head: str = "HEAD", *, first_parent: bool = True, exclude: Sequence[str] = ()
+) -> History:
+    """Mine the history of ``head`` (oldest first) with past-only features.
+
+    ``first_parent=False`` mines every non-merge commit instead (side-branch commits get rows of
+    their own, in an order where parents come first). ``exclude`` lists pathspecs left out of the
+    diffs (offline mining of mirrors whose large blobs are absent).
+    """
     head_sha = repo.resolve(head)
     tracker = _Tracker()
-    commits = tuple(tracker.add(raw) for raw in _log(repo, _NUMSTAT, head_sha))
+    walk = _FIRST_PARENT if first_parent else _ALL_NON_MERGE
+    commits = tuple(tracker.add(raw) for raw in _log(repo, _NUMSTAT, head_sha, walk=walk, exclude=exclude))
+    roots = tuple(sorted(c.sha for c in commits if not c.parents))
     return History(
         root=str(repo.root),
         head=head_sha,
         shallow=repo.is_shallow(),
         commits=commits,
         positions={c.sha: i for i, c in enumerate(commits)},
+        first_parent=first_parent,
+        roots=roots,
     )
 
 
@@ -197,12 +224,24 @@ def features_for_range(repo: GitRepo, base: str, head: str) -> list[CommitRecord
 # -- parsing ------------------------------------------------------------------------------------
 
 
-def _log(repo: GitRepo, entries: str, *revisions: str) -> Iterator[_RawCommit]:
-    """First-parent commits of ``revisions``, oldest first, with ``--numstat`` or ``--name-status`` entries."""
+_FIRST_PARENT = ("--first-parent",)
+_ALL_NON_MERGE = ("--no-merges", "--date-order", "--full-history")
+
+
+def _log(
+    repo: GitRepo,
+    entries: str,
+    *revisions: str,
+    walk: tuple[str, ...] = _FIRST_PARENT,
+    exclude: Sequence[str] = (),
+) -> Iterator[_RawCommit]:
+    """Commits of ``revisions`` (first-parent by default), oldest first, with ``--numstat`` or
+    ``--name-status`` entries."""
+    pathspecs = (".", *(f":(exclude){p}" for p in exclude)) if exclude else ()
     try:
         raw = repo.run_bytes(
             "log",
-            "--first-parent",
+            *walk,
             "--reverse",
             entries,
             "-M",
@@ -214,6 +253,7 @@ def _log(repo: GitRepo, entries: str, *revisions: str) -> Iterator[_RawCommit]:
             _FORMAT,
             *revisions,
             "--",
+            *pathspecs,
         )
     except BackendError as error:
         if "unable to read" in str(error) or "bad object" in str(error):
@@ -324,8 +364,11 @@ def _who(raw: _RawCommit) -> tuple[AuthorKind, str]:
 class _FileHistory:
     size: int = 0
     last_time: int | None = None
+    first_time: int | None = None
     developers: set[str] = field(default_factory=set)
     changes: list[int] = field(default_factory=list)
+    by_developer: dict[str, int] = field(default_factory=dict)
+    fixes: int = 0
 
 
 _EMPTY = _FileHistory()
@@ -344,8 +387,9 @@ class _Tracker:
         """Compute a commit's features from the state so far, then apply the commit."""
         kind, dev = _who(raw)
         title = messages.title(raw.message)
-        features = self._features(raw, dev, kind, messages.is_fix(title))
-        self._apply(raw, dev)
+        fix = messages.is_fix(title)
+        features = self._features(raw, dev, kind, fix)
+        self._apply(raw, dev, fix)
         return CommitRecord(
             sha=raw.sha,
             parents=raw.parents,
@@ -368,7 +412,7 @@ class _Tracker:
 
     def advance(self, raw: _RawCommit) -> None:
         """Apply a commit whose own features are not needed."""
-        self._apply(raw, _who(raw)[1])
+        self._apply(raw, _who(raw)[1], messages.is_fix(messages.title(raw.message)))
 
     def _before(self, key: str) -> _FileHistory:
         return self.files.get(key, _EMPTY)
@@ -382,6 +426,10 @@ class _Tracker:
         la, ld = sum(t.added for t in touched), sum(t.deleted for t in touched)
         subsystems = {info.subsystem for info in infos}
         test_lines = sum(n for n, info in zip(churn, infos, strict=True) if info.test)
+        seen = [b for b in befores if b.changes]
+        firsts = [b.first_time for b in seen if b.first_time is not None]
+        owned = [b.by_developer.get(dev, 0) / len(b.changes) for b in seen]
+        source = any(info.source for info in infos)
         return Features(
             ns=len(subsystems),
             nd=len({info.directory for info in infos}),
@@ -404,10 +452,17 @@ class _Tracker:
             infra=sum(info.infra for info in infos),
             projections=sum(info.projection for info in infos),
             sagas=sum(info.saga for info in infos),
-            source=int(any(info.source for info in infos)),
+            source=int(source),
             test_churn=test_lines / (la + ld) if la + ld else 0.0,
             contexts=len({info.context for info in infos if info.context is not None}),
             bot=int(kind != "human"),
+            pfix=sum(b.fixes for b in befores),
+            fage=sum(max(0, raw.commit_time - t) for t in firsts) / _DAY / len(firsts) if firsts else 0.0,
+            own=sum(owned) / len(owned) if owned else 0.0,
+            aexp=sum(b.by_developer.get(dev, 0) for b in befores),
+            tests_with_source=int(source and any(info.test for info in infos)),
+            handlers=sum(info.handler for info in infos),
+            newfiles=len(touched) - len(seen),
         )
 
     def _recent_experience(self, dev: str, now: int) -> float:
@@ -420,7 +475,7 @@ class _Tracker:
             upper, years = lower, years + 1
         return total
 
-    def _apply(self, raw: _RawCommit, dev: str) -> None:
+    def _apply(self, raw: _RawCommit, dev: str, fix: bool = False) -> None:
         """Move renamed histories, update sizes, and record the change and its author."""
         index = self.count
         self.count += 1
@@ -430,8 +485,12 @@ class _Tracker:
             state = self.files.setdefault(touch.path, _FileHistory())
             state.size = max(0, state.size + touch.added - touch.deleted)
             state.last_time = raw.commit_time
+            if state.first_time is None:
+                state.first_time = raw.commit_time
             state.developers.add(dev)
             state.changes.append(index)
+            state.by_developer[dev] = state.by_developer.get(dev, 0) + 1
+            state.fixes += int(fix)
         bisect.insort(self.dev_times[dev], raw.commit_time)
         for sub in {paths.classify(t.path).subsystem for t in raw.files}:
             self.dev_subsystems[(dev, sub)].add(index)

@@ -42,6 +42,7 @@ class PathInfo:
     infra: bool
     projection: bool
     saga: bool
+    handler: bool = False
 
 
 @functools.lru_cache(maxsize=65_536)
@@ -64,6 +65,7 @@ def classify(path: str) -> PathInfo:
         infra=is_infra(path),
         projection="Projection" in name,
         saga="Saga" in name,
+        handler=not test and name.endswith(".cs") and ("Handler" in name or "Handlers" in folders),
     )
 
 

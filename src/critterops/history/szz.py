@@ -130,7 +130,7 @@ def find_inducers(repo: GitRepo, history: History, *, max_fix_files: int = MAX_F
     ignored = _ignored_revisions(repo, history)
     workers = max(1, min(8, os.cpu_count() or 1))
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        results = list(pool.map(lambda b: _blame(repo, b, ignored), blames))
+        results = list(pool.map(lambda b: _blame(repo, b, ignored, history.first_parent), blames))
     blamed_fixes = set()
     for blame, shas in zip(blames, results, strict=True):
         blamed_fixes.add(blame.fix.sha)
@@ -139,7 +139,7 @@ def find_inducers(repo: GitRepo, history: History, *, max_fix_files: int = MAX_F
         for sha in shas:
             inducer = history.commits[history.positions[sha]] if sha in history.positions else None
             if inducer is None or not _precedes(history, inducer, blame.fix):
-                skipped["blamed commit not an earlier first-parent commit"] += 1
+                skipped["blamed commit not an earlier commit of the mined history"] += 1
                 continue
             _record(found, sha, blame.fix, "blame")
     skipped["fix deletes no blamable line"] += len(to_blame) - len(blamed_fixes)
@@ -294,11 +294,15 @@ def _ignored_revisions(repo: GitRepo, history: History) -> list[str]:
     return [arg for sha in sorted(wanted & history.positions.keys()) for arg in ("--ignore-rev", sha)]
 
 
-def _blame(repo: GitRepo, blame: _Blame, ignored: list[str]) -> set[str]:
-    """The commits that last touched the given lines at the fix's first parent."""
+def _blame(repo: GitRepo, blame: _Blame, ignored: list[str], first_parent: bool = True) -> set[str]:
+    """The commits that last touched the given lines at the fix's first parent.
+
+    On a history of every non-merge commit the blame follows all parents, so a line resolves to the
+    side-branch commit that wrote it, which is a row of that history.
+    """
     out = repo.run(
         "blame",
-        "--first-parent",
+        *(("--first-parent",) if first_parent else ()),
         "-w",
         "--porcelain",
         *ignored,

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # data types only: rendering needs neither numpy nor git
-    from critterops.history.evaluate import HistoryReport, Metrics, Subset
+    from critterops.history.evaluate import HistoryReport, Metrics, ShippedEvaluation, Subset
     from critterops.history.metrics import PairedDifference
 
 _COLUMNS = ("model", "AUC", "95% CI", "R@20%E", "capture@10%", "Brier")
@@ -59,7 +59,7 @@ def _paired_line(paired: PairedDifference | None) -> str:
 
 def _summary(report: HistoryReport) -> list[str]:
     lines = [
-        f"{report.commits} first-parent commits, {report.first} to {report.last}; "
+        f"{report.commits} commits, {report.first} to {report.last}; "
         f"{report.fix_commits} fix commits by keyword, {report.blamed_fixes} blamed, {report.reverts} reverts "
         f"→ {report.positives} later-fixed commits.",
     ]
@@ -86,12 +86,56 @@ def _text_table(rows: Sequence[tuple[str, ...]]) -> list[str]:
     return out
 
 
+def _interval(interval: object) -> str:
+    if interval is None:
+        return "not defined (one class)"
+    value, low, high = (getattr(interval, k) for k in ("value", "low", "high"))
+    return f"{value:.3f} (95% CI {low:.3f}–{high:.3f})"
+
+
+def shipped_lines(shipped: ShippedEvaluation, top: int = 10) -> list[str]:
+    """The model that ships, out of sample: AUC, calibration, levels, and the riskiest commits."""
+    lines = [
+        "The model that ships, out of sample",
+        f"  Protocol: {shipped.protocol}.",
+        f"  {shipped.commits} commits ({shipped.positives} later fixed); {shipped.source_commits} touch source "
+        f"({shipped.source_positives} later fixed).",
+        f"  AUC all commits {_interval(shipped.auc)}; source-touching {_interval(shipped.auc_source)}.",
+        f"  {shipped.precision_note}",
+        f"  Calibration: ECE {_number(shipped.ece)} (before calibration {_number(shipped.ece_uncalibrated)}), "
+        f"Brier {_number(shipped.brier)}.",
+        "  Reliability (calibrated p bin: commits, mean p, observed share later fixed):",
+    ]
+    lines += [
+        f"    {b.low:.1f}–{b.high:.1f}: {b.commits:>5}  {b.mean_p:.3f}  {b.observed:.3f}" for b in shipped.reliability
+    ]
+    lines.append("  Levels (share of commits → share of later-fixed commits, precision):")
+    for level in shipped.levels:
+        precision = "-" if level.precision is None else f"{level.precision:.2f}"
+        lines.append(
+            f"    {level.level:<6} p ≥ {level.threshold:.2f}: {level.share_of_commits:6.1%} of commits → "
+            f"{level.share_of_positives:6.1%} of later-fixed ({level.positives}), precision {precision}"
+        )
+    riskiest = sorted((c for c in shipped.scored if c.label is not None), key=lambda c: -c.p)[:top]
+    if riskiest:
+        lines.append(f"  Riskiest {len(riskiest)} commits (--format json lists every commit):")
+        for c in riskiest:
+            terms = ", ".join(f"{n} {w:+.2f}" for n, w, _ in c.top_terms)
+            fixed = "later fixed" if c.label else "not fixed"
+            lines.append(f"    {c.sha[:10]} {c.date} p {c.p:.2f} {c.level:<6} {fixed:<11} {terms}")
+    return lines
+
+
 def history_text(report: HistoryReport) -> str:
     """Plain text for a terminal or a CI log."""
     lines = [f"Change-risk evaluation of {report.repo} @ {report.head[:12]}", *_summary(report)]
     if report.status != "ok":
         lines += ["", report.verdict]
+        if report.notes:
+            lines += ["Notes:", *(f"  - {n}" for n in report.notes)]
         return "\n".join(lines) + "\n"
+    if report.shipped is not None:
+        lines += ["", *shipped_lines(report.shipped)]
     for scope, title in _SCOPES:
         lines += ["", f"{title}: {_subset_line(_subset(report, scope))}", *_text_table(_rows(report, scope))]
         lines.append(_paired_line(report.ours_vs_kamei_all if scope == "all" else report.ours_vs_kamei_source))
@@ -118,6 +162,8 @@ def history_markdown(report: HistoryReport) -> str:
     if report.status != "ok":
         lines += ["", f"**{report.verdict}**"]
         return "\n".join(lines) + "\n"
+    if report.shipped is not None:
+        lines += ["", "```", *shipped_lines(report.shipped), "```"]
     for scope, title in _SCOPES:
         paired = report.ours_vs_kamei_all if scope == "all" else report.ours_vs_kamei_source
         lines += ["", f"### {title}", "", _subset_line(_subset(report, scope)), ""]
