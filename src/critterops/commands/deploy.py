@@ -69,6 +69,28 @@ def add_parser(sub: Any) -> None:
     parser.add_argument("--listen-port", type=int, default=0, help="HAProxy's loopback port (default: a free one)")
     parser.add_argument("--state-dir", type=Path, help="state folder (default .critterops/deploy)")
     parser.add_argument("--format", choices=("text", "json"), default="text", help="output format (default: text)")
+    consumers = parser.add_argument_group(
+        "message consumers (--queue)",
+        "A service that consumes a RabbitMQ queue is rolled out without a proxy: the queue shares its messages "
+        "among the versions' listeners (competing consumers), so the weight sets the listener counts "
+        "($CRITTEROPS_LISTENERS); the judge reads each version's handler counters from its /metrics.",
+    )
+    consumers.add_argument("--queue", help="the queue the service consumes: makes this a consumer rollout")
+    consumers.add_argument(
+        "--amqp", default=None, help="AMQP URL of the broker (default amqp://guest:guest@127.0.0.1:5672/%%2F)"
+    )
+    consumers.add_argument(
+        "--management", default=None, help="RabbitMQ management API, for drain and preview checks (http://host:port)"
+    )
+    consumers.add_argument(
+        "--listeners",
+        type=int,
+        default=0,
+        help="stable listener count (default: the fewest that realise every step within 20%%)",
+    )
+    consumers.add_argument(
+        "--drain-timeout", default="60s", help="how long a stopping version may take to finish what it holds"
+    )
     cluster = parser.add_argument_group("--backend kubernetes")
     cluster.add_argument("--kubeconfig", type=Path, help="kubeconfig file (default: $KUBECONFIG, ~/.kube/config)")
     cluster.add_argument("--context", help="kubeconfig context (default: its current context)")
@@ -141,6 +163,15 @@ def _from_plan(path: Path, service: str) -> tuple[str | None, list[int] | None, 
     return strategy, weights, pause, approval
 
 
+def _planned_queue(path: Path, service: str) -> str | None:
+    """The first queue the plan says ``service`` consumes, when it receives messages only."""
+    plan = json.loads(path.read_text(encoding="utf-8"))
+    entry: dict[str, Any] = next((s for s in plan.get("services", []) if s.get("service") == service), {})
+    consumers = entry.get("consumers") or {}
+    queues = consumers.get("queues") or []
+    return str(queues[0]) if entry.get("traffic") == "messages" and queues else None
+
+
 def run(args: argparse.Namespace) -> int:
     if args.backend == "kubernetes":
         return _kubernetes(args)
@@ -186,9 +217,11 @@ def _start(store: Any, args: argparse.Namespace) -> int:
         if state is not None and state.phase not in ("Healthy", "Degraded"):
             raise UserError(f"a rollout of {args.service} is in progress: use deploy status, resume or abort")
     strategy, weights, pause, approval = (None, None, None, bool(args.approval))
+    planned_queue: str | None = None
     if args.plan:
         strategy, weights, pause, planned_approval = _from_plan(args.plan, args.service)
         approval = approval or planned_approval
+        planned_queue = _planned_queue(args.plan, args.service)
     strategy = args.strategy or strategy or "canary"
     weights = parse_steps(args.steps) if args.steps else (weights or [10, 25, 50, 100])
     pause_s = seconds(pause or args.pause, "--pause")
@@ -221,16 +254,60 @@ def _start(store: Any, args: argparse.Namespace) -> int:
     if args.prometheus:
         runtime.prometheus = args.prometheus
         runtime.queries = _queries(args.queries)
+    if args.queue or planned_queue:
+        return _start_consumers(store, spec, runtime, args, planned_queue, weights)
     rollout = LocalRollout(store, spec, runtime)
     rollout.launch(time.time())
     return _drive(rollout, args)
 
 
-def _resume(store: Any, args: argparse.Namespace) -> int:
+def _start_consumers(
+    store: Any, spec: Any, runtime: Any, args: argparse.Namespace, planned_queue: str | None, weights: list[int]
+) -> int:
+    from dataclasses import replace
+
+    from critterops.plan.consumers import stable_listeners_for
+    from critterops.rollout.local.consumers import ConsumerRollout
+
+    if args.prometheus:
+        raise UserError("--prometheus is for HTTP rollouts; a consumer rollout reads each version's /metrics")
+    if args.listeners < 0:
+        raise UserError("--listeners must be a positive count")
+    runtime.queue = args.queue or planned_queue
+    runtime.amqp = args.amqp or "amqp://guest:guest@127.0.0.1:5672/%2F"
+    runtime.management = args.management
+    runtime.drain_timeout_s = seconds(args.drain_timeout, "--drain-timeout")
+    runtime.stable_listeners = args.listeners or (stable_listeners_for(weights) if spec.strategy == "canary" else 1)
+    if spec.strategy == "bluegreen" and not args.management:
+        print(
+            "warning: without --management critterops cannot check at the broker that the preview consumes "
+            "nothing before promotion",
+            file=sys.stderr,
+        )
+    if spec.strategy == "canary":
+        # each look's handling time is that interval's own mean (execution-time sum and count deltas), so the
+        # sequential judge's mean guard may read every look (latency_block_s = 0: rollout/judging/sequential.py)
+        settings = (("latency_block_s", 0.0),) if spec.analysis.judge == "sequential" else ()
+        spec = replace(spec, analysis=replace(spec.analysis, settings=settings))
+    rollout = ConsumerRollout(store, spec, runtime)
+    rollout.launch(time.time())
+    return _drive(rollout, args)
+
+
+def _rollout_for(store: Any, spec: Any, runtime: Any) -> Any:
+    """The backend of a saved rollout: a consumer rollout when it names a queue, else HAProxy."""
+    if runtime.queue:
+        from critterops.rollout.local.consumers import ConsumerRollout
+
+        return ConsumerRollout(store, spec, runtime)
     from critterops.rollout.runner import LocalRollout
 
+    return LocalRollout(store, spec, runtime)
+
+
+def _resume(store: Any, args: argparse.Namespace) -> int:
     spec, runtime = store.load_rollout()
-    rollout = LocalRollout(store, spec, runtime)
+    rollout = _rollout_for(store, spec, runtime)
     rollout.reattach()
     assert rollout.state is not None
     if rollout.state.phase in ("Healthy", "Degraded"):
@@ -242,8 +319,10 @@ def _resume(store: Any, args: argparse.Namespace) -> int:
 def _drive(rollout: Any, args: argparse.Namespace) -> int:
     from critterops.rollout.view import LiveView
 
-    load = None
-    if rollout.runtime.load_rps or rollout.runtime.http_file:
+    load: Any = None
+    if rollout.runtime.queue:
+        load = rollout.start_load(rollout.runtime.load_rps) if rollout.runtime.load_rps else None
+    elif rollout.runtime.load_rps or rollout.runtime.http_file:
         from critterops.rollout.runner import start_load
 
         load = start_load(rollout.proxy.url, rollout.runtime.load_rps or 20.0, rollout.runtime.http_file)
@@ -254,10 +333,21 @@ def _drive(rollout: Any, args: argparse.Namespace) -> int:
         if load is not None:
             load.stop()
         view.close()
+    summary = _summary(rollout.spec, state)
+    shares = list(getattr(rollout.runtime, "shares", []) or [])
+    if shares:
+        summary["message_share"] = shares
     if args.format == "json":
-        print(json.dumps(_summary(rollout.spec, state), indent=2))
+        print(json.dumps(summary, indent=2))
     else:
         print(f"{rollout.spec.service}: {state.phase} — {state.reason}")
+        for share in shares:
+            realised = f"{share['realised']:.1%}" if share["realised"] >= 0 else "no messages"
+            print(
+                f"  weight {share['weight']:g}%: {share['canary_listeners']:g} of "
+                f"{share['canary_listeners'] + share['stable_listeners']:g} listeners, realised share {realised} "
+                f"of {share['messages']:g} messages"
+            )
     return 0 if state.phase == "Healthy" else EXIT_FINDINGS
 
 
@@ -298,10 +388,10 @@ def _status(store: Any, fmt: str) -> int:
 
 def _stop(store: Any) -> int:
     """Stop the versions and HAProxy of a finished or abandoned rollout."""
-    from critterops.rollout.runner import LocalRollout
-
     spec, runtime = store.load_rollout()
-    rollout = LocalRollout(store, spec, runtime)
+    rollout = _rollout_for(store, spec, runtime)
+    if runtime.queue:
+        rollout.reattach()
     rollout.shutdown()
     print(f"stopped the processes and HAProxy of the {spec.service} rollout")
     return 0

@@ -125,6 +125,7 @@ class WolverineConfig:
     message_storage: str | None = None  # marten | postgresql | sqlserver | efcore | None
     message_schema: str | None = None
     conventional_routing: bool = False
+    listeners_held: bool = False  # starts with listeners held when configured to (DisableAllExternalListeners)
     auto_provision: bool = False
     transports: tuple[str, ...] = ()
     local_queues: tuple[str, ...] = ()

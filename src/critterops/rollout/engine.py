@@ -125,6 +125,7 @@ class Observation:
     look: Look | None = None  # a new look, when the interval elapsed
     metrics_available: bool = True
     command: str | None = None  # promote | abort | None
+    problem: str | None = None  # why the new version is unhealthy, when the backend knows better than "crashed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,7 +162,7 @@ def advance(spec: RolloutSpec, state: State, obs: Observation) -> tuple[State, l
     if not obs.proxy_alive:
         return _abort(state, now, "the proxy died: restored with all traffic on stable", restore_proxy=True)
     if not obs.canary_healthy:
-        return _abort(state, now, "the new version crashed or fails its health check")
+        return _abort(state, now, obs.problem or "the new version crashed or fails its health check")
     if spec.strategy == "bluegreen":
         return _blue_green(spec, state, obs)
     return _canary(spec, state, obs)

@@ -35,6 +35,14 @@ class Runtime:
     pids: dict[str, int] = field(default_factory=dict)
     prometheus: str | None = None  # base URL; None = HAProxy statistics
     queries: dict[str, str] = field(default_factory=dict)  # "<stable|canary>.<requests|errors|latency_ms>" -> PromQL
+    # consumer rollouts (traffic = messages): no proxy; the share of a queue follows the listener counts
+    queue: str | None = None
+    amqp: str | None = None
+    management: str | None = None
+    stable_listeners: int = 0
+    drain_timeout_s: float = 60.0
+    listeners: dict[str, int] = field(default_factory=dict)  # role -> listeners of its running process
+    shares: list[dict[str, float]] = field(default_factory=list)  # per weight step: planned and realised share
 
 
 def _write(path: Path, data: Any) -> None:

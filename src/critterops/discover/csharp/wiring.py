@@ -138,6 +138,7 @@ class Wiring:
     durable_outbox_all: bool = False
     durable_inbox_all: bool = False
     conventional_routing: bool = False
+    listeners_held: bool = False  # DisableAllExternalListeners set from configuration, not a literal
     auto_provision: bool = False
     message_storage: str | None = None
     message_schema: str | None = None
@@ -575,6 +576,11 @@ def _handle_assignment(node: Node, scope: Scope, wiring: Wiring) -> None:
         wiring.managed_distribution = True
     elif target == "MessageStorageSchemaName":
         wiring.message_schema = scope.evaluate(right)
+    elif target == "DisableAllExternalListeners" and text(right).strip() not in ("true", "false"):
+        # WolverineOptions.DisableAllExternalListeners (src/Wolverine/WolverineOptions.cs:592 at V6.29.2) is read
+        # once, by EndpointCollection.StartListenersAsync (Configuration/EndpointCollection.cs:353); bound to
+        # configuration, it lets a preview start without consuming (see critterops.plan.consumers).
+        wiring.listeners_held = True
 
 
 def extract(root: Node, file: str, scope: Scope) -> Wiring:
