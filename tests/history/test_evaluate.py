@@ -214,3 +214,15 @@ def test_expected_calibration_error_and_level_shares() -> None:
     assert shares["high"].share_of_commits == pytest.approx(0.1, abs=0.01)
     assert shares["high"].precision == pytest.approx(0.95, abs=0.02)
     assert sum(s.share_of_positives for s in shares.values()) == pytest.approx(1.0)
+
+
+def test_thresholds_are_suggested_when_the_shipped_ones_flag_far_too_many() -> None:
+    from critterops.history.evaluate import _suggest_levels
+
+    rng = np.random.default_rng(3)
+    p = rng.random(1000)
+    labels = (rng.random(1000) < p * 0.3).astype(float)
+    shares, text = _suggest_levels(labels, p, high=0.3)  # 70% of commits at high
+    assert shares and shares[0].share_of_commits == pytest.approx(0.08, abs=0.01)
+    assert "70%" in text and "critterops.yaml" in text and "optimistic" in text
+    assert _suggest_levels(labels, p, high=0.92) == ((), "")  # 8% already: nothing to suggest

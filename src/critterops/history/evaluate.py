@@ -167,6 +167,8 @@ class ShippedEvaluation:
     levels: tuple[LevelShare, ...]
     precision_note: str
     scored: tuple[ScoredCommit, ...]
+    suggested_levels: tuple[LevelShare, ...] = ()
+    suggestion: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -429,6 +431,7 @@ def shipped_evaluation(
         level = "high" if prob >= high else "medium" if prob >= medium else "low"
         terms = tuple((n, round(c, 4), v) for n, c, v in model.explain(commit.features, top=3))
         scored.append(ScoredCommit(commit.sha, _date(commit.commit_time), round(prob, 4), level, terms, None))
+    suggested, suggestion = _suggest_levels(labels, p, high)
     auc_all = auc_interval(labels, p, resamples=resamples, seed=seed)
     auc_src = auc_interval(labels[source], p[source], resamples=resamples, seed=seed) if source.any() else None
     positives = int(labels.sum())
@@ -448,6 +451,33 @@ def shipped_evaluation(
         levels=level_shares(labels, p, medium, high),
         precision_note=_precision_note(positives, auc_all),
         scored=tuple(scored),
+        suggested_levels=suggested,
+        suggestion=suggestion,
+    )
+
+
+def _suggest_levels(labels: Vector, p: Vector, high: float) -> tuple[tuple[LevelShare, ...], str]:
+    """Thresholds at which this repository's own scores put about 8% of commits at ``high`` and 25% at
+    ``medium`` or above, when the shipped thresholds flag far more or fewer (a repository whose
+    commits are larger or smaller than the corpus's)."""
+    from critterops.history.train import HIGH_SHARE, MEDIUM_SHARE
+
+    if p.size < MIN_TEST_COMMITS:
+        return (), ""
+    share = float(np.mean(p >= high))
+    if HIGH_SHARE / 2 <= share <= 2 * HIGH_SHARE:
+        return (), ""
+    medium_at = round(float(np.quantile(p, 1 - MEDIUM_SHARE)), 2)
+    high_at = round(float(np.quantile(p, 1 - HIGH_SHARE)), 2)
+    if not 0 < medium_at < high_at < 1:
+        return (), ""
+    shares = level_shares(labels, p, medium_at, high_at)
+    caught = shares[0]
+    return shares, (
+        f"The shipped thresholds put {share:.0%} of this repository's commits at high. With "
+        f"`risk: {{medium: {medium_at}, high: {high_at}}}` in critterops.yaml, high would flag "
+        f"{caught.share_of_commits:.0%} of these commits and hold {caught.share_of_positives:.0%} of the later-fixed "
+        "ones (chosen on these same commits, so optimistic)."
     )
 
 

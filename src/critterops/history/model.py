@@ -175,8 +175,11 @@ def fit(
     l2: float = DEFAULT_L2,
     calibration_rows: int | None = None,
     provenance: Sequence[Provenance] = (),
+    sample_weight: Matrix | None = None,
 ) -> RiskModel:
     """Fit on time-ordered rows; the last ``calibration_rows`` (default 20%) calibrate, then all rows refit.
+
+    ``sample_weight`` (one per row, mean 1 keeps ``l2`` comparable) weights the log-loss of each row.
 
     Raises :class:`ValueError` if the labels hold one class only: there is nothing to learn.
     """
@@ -185,7 +188,7 @@ def fit(
         raise ValueError("training labels hold a single class")
     held = round(CALIBRATION_SHARE * len(y)) if calibration_rows is None else calibration_rows
     calibration = _platt(raw, y, names, l2, held)
-    means, sds, weights, intercept = _fit_standardised(raw, y, l2)
+    means, sds, weights, intercept = _fit_standardised(raw, y, l2, sample_weight)
     return RiskModel(
         features=tuple(names),
         means=tuple(means.tolist()),
@@ -198,12 +201,14 @@ def fit(
     )
 
 
-def _fit_standardised(raw: Matrix, y: Matrix, l2: float) -> tuple[Matrix, Matrix, Matrix, float]:
+def _fit_standardised(
+    raw: Matrix, y: Matrix, l2: float, sample_weight: Matrix | None = None
+) -> tuple[Matrix, Matrix, Matrix, float]:
     logged = np.log1p(np.maximum(raw, 0.0))
     means = logged.mean(axis=0)
     sds = logged.std(axis=0)
     sds = np.where(sds > 1e-12, sds, 1.0)
-    weights, intercept = newton_logistic((logged - means) / sds, y, l2)
+    weights, intercept = newton_logistic((logged - means) / sds, y, l2, sample_weight=sample_weight)
     return means, sds, weights, intercept
 
 
@@ -223,30 +228,33 @@ def _platt(raw: Matrix, y: Matrix, names: Sequence[str], l2: float, held: int) -
     return Calibration("platt", float(a), float(b), note=f"fitted on the latest {held} training commits")
 
 
-def newton_logistic(x: Matrix, y: Matrix, l2: float, *, iterations: int = 100) -> tuple[Matrix, float]:
-    """Minimise Σ log-loss + (l2/2)·‖w‖² by Newton steps with backtracking; deterministic.
+def newton_logistic(
+    x: Matrix, y: Matrix, l2: float, *, iterations: int = 100, sample_weight: Matrix | None = None
+) -> tuple[Matrix, float]:
+    """Minimise Σ sᵢ·log-lossᵢ + (l2/2)·‖w‖² by Newton steps with backtracking; deterministic.
 
-    ``y`` may be fractional (Platt targets). Returns ``(weights, intercept)``.
+    ``y`` may be fractional (Platt targets); ``sample_weight`` s defaults to 1. Returns ``(weights, intercept)``.
     """
     n, d = x.shape
+    s = np.ones(n) if sample_weight is None else np.asarray(sample_weight, dtype=float)
     design = np.hstack([np.ones((n, 1)), x])
     penalty = np.full(d + 1, l2)
     penalty[0] = 0.0
     beta = np.zeros(d + 1)
-    beta[0] = _logit(float(np.clip(y.mean(), 1e-6, 1 - 1e-6)))
-    loss = _loss(design, y, beta, penalty)
+    beta[0] = _logit(float(np.clip(np.average(y, weights=s), 1e-6, 1 - 1e-6)))
+    loss = _loss(design, y, beta, penalty, s)
     for _ in range(iterations):
         p = _sigmoid(design @ beta)
-        gradient = design.T @ (p - y) + penalty * beta
-        hessian = (design * (p * (1 - p))[:, None]).T @ design + np.diag(penalty) + 1e-9 * np.eye(d + 1)
+        gradient = design.T @ (s * (p - y)) + penalty * beta
+        hessian = (design * (s * p * (1 - p))[:, None]).T @ design + np.diag(penalty) + 1e-9 * np.eye(d + 1)
         step = np.linalg.solve(hessian, gradient)
         scale = 1.0
         candidate = beta - step
-        candidate_loss = _loss(design, y, candidate, penalty)
+        candidate_loss = _loss(design, y, candidate, penalty, s)
         while candidate_loss > loss and scale > 1e-6:
             scale /= 2
             candidate = beta - scale * step
-            candidate_loss = _loss(design, y, candidate, penalty)
+            candidate_loss = _loss(design, y, candidate, penalty, s)
         if candidate_loss > loss:
             break
         improvement = loss - candidate_loss
@@ -256,10 +264,10 @@ def newton_logistic(x: Matrix, y: Matrix, l2: float, *, iterations: int = 100) -
     return beta[1:], float(beta[0])
 
 
-def _loss(design: Matrix, y: Matrix, beta: Matrix, penalty: Matrix) -> float:
+def _loss(design: Matrix, y: Matrix, beta: Matrix, penalty: Matrix, s: Matrix) -> float:
     z = design @ beta
     # log(1 + e^z) − y·z, computed without overflow
-    return float(np.sum(np.logaddexp(0.0, z) - y * z) + 0.5 * np.sum(penalty * beta * beta))
+    return float(np.sum(s * (np.logaddexp(0.0, z) - y * z)) + 0.5 * np.sum(penalty * beta * beta))
 
 
 def _sigmoid(z: Matrix) -> Matrix:

@@ -53,6 +53,7 @@ from critterops.history.szz import find_inducers, fix_latency
 
 _DAY = 86_400
 HIGH_SHARE = 0.08
+BALANCE = 0.5
 MEDIUM_SHARE = 0.25
 
 
@@ -110,14 +111,23 @@ def repo_rows(
     )
 
 
-def _weights(sources: Sequence[RepoRows], names: Sequence[str], l2: float) -> RiskModel:
-    """Step 1 only: the pooled fit, uncalibrated."""
+def _weights(sources: Sequence[RepoRows], names: Sequence[str], l2: float, balance: float = BALANCE) -> RiskModel:
+    """Step 1 only: the pooled fit, uncalibrated.
+
+    Row weights ∝ n_r^(−balance) for a repository of n_r rows, scaled to mean 1: ``balance`` 0 pools
+    rows as they are (Marten's 5,680 commits would outweigh CritterSupply's 353 sixteen to one), 1
+    gives every repository the same total weight.
+    """
     raw = np.vstack([matrix(s.rows, names) for s in sources])
     labels = [y for s in sources for y in s.labels]
-    return fit(raw, labels, names, l2=l2, calibration_rows=0)
+    weight = np.concatenate([np.full(len(s.rows), float(len(s.rows)) ** -balance) for s in sources])
+    weight *= weight.size / weight.sum()
+    return fit(raw, labels, names, l2=l2, calibration_rows=0, sample_weight=weight)
 
 
-def loro_logits(sources: Sequence[RepoRows], names: Sequence[str], l2: float = DEFAULT_L2) -> list[Matrix]:
+def loro_logits(
+    sources: Sequence[RepoRows], names: Sequence[str], l2: float = DEFAULT_L2, balance: float = BALANCE
+) -> list[Matrix]:
     """Each repository's logits from weights fitted without it (an empty array if the rest has one class)."""
     out: list[Matrix] = []
     for k, source in enumerate(sources):
@@ -125,7 +135,7 @@ def loro_logits(sources: Sequence[RepoRows], names: Sequence[str], l2: float = D
         if not rest or len({y for s in rest for y in s.labels}) < 2:
             out.append(np.zeros(0))
             continue
-        out.append(_weights(rest, names, l2).logits(matrix(source.rows, names)))
+        out.append(_weights(rest, names, l2, balance).logits(matrix(source.rows, names)))
     return out
 
 
@@ -180,11 +190,16 @@ def calibrated(model: RiskModel, logits: Matrix) -> Matrix:
 
 
 def train_recipe(
-    sources: Sequence[RepoRows], names: Sequence[str] = FEATURES, *, l2: float = DEFAULT_L2, held_out: bool = True
+    sources: Sequence[RepoRows],
+    names: Sequence[str] = FEATURES,
+    *,
+    l2: float = DEFAULT_L2,
+    held_out: bool = True,
+    balance: float = BALANCE,
 ) -> RiskModel:
     """Steps 1–4 of the module docstring."""
-    model = _weights(sources, names, l2)
-    logits = loro_logits(sources, names, l2)
+    model = _weights(sources, names, l2, balance)
+    logits = loro_logits(sources, names, l2, balance)
     labels = [s.labels for s in sources]
     calibration = platt(
         logits,
@@ -204,7 +219,7 @@ def train_recipe(
         subs = []
         for k, source in enumerate(sources):
             rest = [s for j, s in enumerate(sources) if j != k]
-            sub = train_recipe(rest, names, l2=l2, held_out=False)
+            sub = train_recipe(rest, names, l2=l2, held_out=False, balance=balance)
             subs.append((source.name, replace(sub, levels=levels)))
         model = replace(model, held_out=tuple(subs))
     return model

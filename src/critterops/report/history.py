@@ -116,6 +116,8 @@ def shipped_lines(shipped: ShippedEvaluation, top: int = 10) -> list[str]:
             f"    {level.level:<6} p ≥ {level.threshold:.2f}: {level.share_of_commits:6.1%} of commits → "
             f"{level.share_of_positives:6.1%} of later-fixed ({level.positives}), precision {precision}"
         )
+    if shipped.suggestion:
+        lines.append(f"  {shipped.suggestion}")
     riskiest = sorted((c for c in shipped.scored if c.label is not None), key=lambda c: -c.p)[:top]
     if riskiest:
         lines.append(f"  Riskiest {len(riskiest)} commits (--format json lists every commit):")
