@@ -2,7 +2,8 @@
 
 Per service: a dedicated ServiceAccount (token not mounted), a ConfigMap for non-secret settings,
 Services (the main one that callers use, plus ``-preview`` for blue/green, or ``-stable`` and
-``-canary`` for a canary, which Argo pins to one version each), an Argo
+``-canary`` for a canary, which Argo pins to one version each; a consumer shipped blue/green gets a headless
+pair without ports, only for Argo to switch), an Argo
 Rollouts ``Rollout`` (or a plain ``Deployment`` with ``argo=False``), a PodDisruptionBudget, a
 NetworkPolicy built from the real callers and dependencies, and an AnalysisTemplate. Secrets are
 referenced, never embedded, and mounted as files for .NET's key-per-file configuration. Pods meet
@@ -16,9 +17,11 @@ warning with the code change to make.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
+from critterops import metrics as catalog
 from critterops.generate import exporter, judge, yamlio
 from critterops.generate.context import Deploy, KitContext
 from critterops.generate.dockerfiles import image_names
@@ -26,6 +29,7 @@ from critterops.generate.observability import COLLECTOR_PROMETHEUS_PORT, EXPORTE
 from critterops.model import Service
 from critterops.model.environments import applies_in, aspnet_environment
 from critterops.model.plan import Job
+from critterops.plan import consumers as contract
 from critterops.plan.jobs import job_name, service_jobs
 from critterops.plan.policy import MIN_MESSAGES, MIN_REQUESTS, Environment
 
@@ -49,6 +53,16 @@ WAIVER_DIGEST = "CKV_K8S_43=immutable git-SHA tags; pin digests at deploy with k
 WAIVER_LIVENESS = "CKV_K8S_8=worker without an HTTP endpoint; see the generate warnings"
 WAIVER_READINESS = "CKV_K8S_9=worker without an HTTP endpoint; see the generate warnings"
 WAIVER_SECRET_ENV = "CKV_K8S_35=the code reads configuration from environment variables; files would need a code change"
+# consumers (critterops.plan.consumers): the role file, the drain, the handling-time limit
+ROLE_DIR = "/etc/critterops"
+ROLE_FILE = f"{ROLE_DIR}/role"  # CRITTEROPS_ROLE_FILE: the downward API keeps it equal to the pod's role label
+GRACE_S = 45  # terminationGracePeriodSeconds of a pod that consumes nothing
+DRAIN_MARGIN_S = 15  # beyond the drain timeout: the host's own shutdown after its listeners drained
+# After a consumer blue/green's full promotion the new pods learn they are active from the role file, which the
+# kubelet rewrites on its periodic pod sync (--sync-frequency, 1 m by default), not at once: the old version keeps
+# consuming (scaleDownDelaySeconds) until the new one has surely started its listeners.
+ROLE_REFRESH_S = 120
+HANDLER_LATENCY_P95_MS = 1000.0  # handling-time limit when the policy's thresholds name none
 
 
 def waivers(*reasons: str) -> dict[str, str]:
@@ -222,6 +236,17 @@ def _pod(ctx: KitContext, service: Service, env: str) -> dict[str, Any]:
             "value": f"service.instance.id=$(POD_NAME),service.version={version},k8s.namespace.name=$(POD_NAMESPACE)",
         }
     )
+    mounts: list[dict[str, Any]] = [{"name": "tmp", "mountPath": "/tmp"}]
+    volumes: list[dict[str, Any]] = [{"name": "tmp", "emptyDir": {"sizeLimit": "256Mi"}}]
+    if holds_role(ctx, service):
+        # the contract of critterops.plan.consumers: the role at start in CRITTEROPS_ROLE, the current role in the
+        # file CRITTEROPS_ROLE_FILE. Both come from the label Argo's previewMetadata/activeMetadata set on the pods;
+        # the kubelet rewrites a downward API file when a label changes, never a variable.
+        role = {"fieldRef": {"fieldPath": f"metadata.labels['{contract.ROLE_LABEL}']"}}
+        variables.append({"name": contract.ROLE_ENV, "valueFrom": role})
+        variables.append({"name": contract.ROLE_FILE_ENV, "value": ROLE_FILE})
+        mounts.append({"name": "critterops-role", "mountPath": ROLE_DIR, "readOnly": True})
+        volumes.append({"name": "critterops-role", "downwardAPI": {"items": [{"path": "role", **role}]}})
     container["env"] = variables
     for key, value in (("readinessProbe", probe.readiness), ("livenessProbe", probe.liveness)):
         if value:
@@ -230,8 +255,6 @@ def _pod(ctx: KitContext, service: Service, env: str) -> dict[str, Any]:
         container["startupProbe"] = probe.startup
     container["resources"] = RESOURCES.get(env, RESOURCES["production"])
     container["securityContext"] = container_security()
-    mounts: list[dict[str, Any]] = [{"name": "tmp", "mountPath": "/tmp"}]
-    volumes: list[dict[str, Any]] = [{"name": "tmp", "emptyDir": {"sizeLimit": "256Mi"}}]
     if _secret_keys(service, env):
         # as environment variables, which the default configuration providers read: today's code runs unchanged
         container["envFrom"].append({"secretRef": {"name": f"{service.name}-secrets"}})
@@ -246,7 +269,44 @@ def _pod(ctx: KitContext, service: Service, env: str) -> dict[str, Any]:
         for key in ("topology.kubernetes.io/zone", "kubernetes.io/hostname")
     ]
     return _pod_template(
-        ctx, service, container, volumes, topologySpreadConstraints=spread, terminationGracePeriodSeconds=45
+        ctx,
+        service,
+        container,
+        volumes,
+        topologySpreadConstraints=spread,
+        terminationGracePeriodSeconds=grace(ctx, service),
+    )
+
+
+def consumes(service: Service) -> bool:
+    """The service takes messages from a broker or a local queue (the drain on scale-down concerns it)."""
+    return "messages" in contract.traffic(service)
+
+
+def grace(ctx: KitContext, service: Service) -> int:
+    """terminationGracePeriodSeconds: a consumer's drain timeout (the plan's, else the contract's) and a margin.
+
+    On SIGTERM Wolverine stops its listeners and lets in-flight messages finish (critterops.plan.consumers);
+    the kubelet kills the container when the grace period ends, so it must outlast the drain. The pod template
+    is shared by the overlays: the longest drain of any environment."""
+    if not consumes(service):
+        return GRACE_S
+    drains = [c.drain_timeout_s for env in ctx.environments if (c := ctx.consumers(service, env)) is not None]
+    drain = max(drains, default=contract.DRAIN_TIMEOUT_S)
+    return max(GRACE_S, math.ceil(drain) + DRAIN_MARGIN_S)
+
+
+def holds_role(ctx: KitContext, service: Service) -> bool:
+    """The pods get the role variable and file: a consumer whose preview holds its listeners in some environment."""
+    return ctx.argo and any(
+        (c := ctx.consumers(service, env)) is not None and c.preview == "held" for env in ctx.environments
+    )
+
+
+def consumer_blue_green(ctx: KitContext, service: Service) -> bool:
+    """Some environment ships this consumer blue/green (its preview holds its listeners)."""
+    return ctx.argo and any(
+        (d := ctx.deploy(service, env)).strategy == "blue-green" and d.consumers is not None for env in ctx.environments
     )
 
 
@@ -302,8 +362,10 @@ def _smoke_paths(service: Service) -> list[str]:
 
 
 def uses_blue_green(ctx: KitContext, service: Service) -> bool:
+    """Some environment ships this HTTP service blue/green (it gets the smoke traffic)."""
     return (
         ctx.argo
+        and _serves_http(service)
         and not is_static(service)
         and any(ctx.deploy(service, env).strategy == "blue-green" for env in ctx.environments)
     )
@@ -407,6 +469,8 @@ def strategy(ctx: KitContext, service: Service, deploy: Deploy, env: Environment
     if judge.enabled(ctx):  # the critterops judge decides instead of the thresholds (generate/judge.py)
         analysis_args = judge.analysis_args()
         template = [{"templateName": judge.template_name(service)}]
+    if deploy.strategy == "blue-green" and deploy.consumers is not None:
+        return {"blueGreen": consumer_blue_green_strategy(service, deploy, env)}
     if deploy.strategy == "blue-green":
         blue: dict[str, Any] = {
             "activeService": name,
@@ -434,11 +498,93 @@ def strategy(ctx: KitContext, service: Service, deploy: Deploy, env: Environment
                 steps.append({"pause": {}})
         canary: dict[str, Any] = {}
         if _serves_http(service):
-            # a worker has no Service: naming one makes the Rollout InvalidSpec (proven in the lab)
+            # a worker has no Service: naming one makes the Rollout InvalidSpec (proven in the lab). Without traffic
+            # routing Argo scales the ReplicaSets to the weight (critterops.plan.consumers.replica_split), which is a
+            # consumer's share of messages; scaleDownDelaySeconds is ignored by such a canary (argo-rollouts v1.9.1
+            # pkg/apis/rollouts/v1alpha1/types.go:311-317), so a consumer's drain is its grace period alone
             canary = {"stableService": f"{name}-stable", "canaryService": f"{name}-canary"}
         return {"canary": {**canary, "maxSurge": "25%", "maxUnavailable": 0, "steps": steps}}
     # rolling: a canary without steps (Argo Rollouts' own definition of a rolling update)
     return {"canary": {"maxSurge": "25%", "maxUnavailable": 0}}
+
+
+def consumer_blue_green_strategy(service: Service, deploy: Deploy, env: Environment) -> dict[str, Any]:
+    """Blue/green of a consumer whose preview holds its listeners (critterops.plan.consumers).
+
+    Argo labels the preview's pods with ``previewMetadata`` from their creation (rollout/sync.go:169-187 at
+    v1.9.1) and the active ones with ``activeMetadata``; pods follow their ReplicaSet's metadata
+    (rollout/ephemeralmetadata.go:72-110). The new pods turn ``active`` only when the Rollout is fully promoted,
+    i.e. when ``status.stableRS`` becomes their hash (ephemeralmetadata.go:41-52; promoteStable, sync.go:1034).
+    With a ``postPromotionAnalysis`` that happens only after the analysis succeeds (shouldFullPromote,
+    sync.go:991-1000): the new version would still hold its listeners while it is judged, so a handler analysis
+    there has no data and ends Inconclusive. So the kit writes none: the pre-promotion analysis proves the preview
+    consumed nothing, and after promotion the old version keeps consuming for ``scaleDownDelaySeconds``
+    (types.go:196-202, at least ROLE_REFRESH_S: the kubelet's refresh of the role file) while the new one starts.
+    A rollback within that delay is immediate (sync.go:994, HasScaleDownDeadline).
+    """
+    name = service.name
+    args = [
+        {"name": "hash", "valueFrom": {"podTemplateHashValue": "Latest"}},
+        {"name": "namespace", "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}},
+    ]
+    # activeService/previewService must exist or the Rollout is InvalidSpec: headless Services without ports
+    # (_services), which Argo's selector switch needs and nobody calls
+    return {
+        "activeService": name,
+        "previewService": f"{name}-preview",
+        "autoPromotionEnabled": not deploy.approval,
+        "scaleDownDelaySeconds": max(int(env.scale_down_delay_seconds()), ROLE_REFRESH_S),
+        "previewMetadata": {"labels": {contract.ROLE_LABEL: contract.PREVIEW}},
+        "activeMetadata": {"labels": {contract.ROLE_LABEL: contract.ACTIVE}},
+        "prePromotionAnalysis": {"templates": [{"templateName": preview_idle_name(service)}], "args": args},
+    }
+
+
+def preview_idle_name(service: Service) -> str:
+    return f"{service.name}-preview-idle"
+
+
+def preview_idle_template(ctx: KitContext, service: Service, env: Environment) -> dict[str, Any]:
+    """The pre-promotion analysis of a consumer blue/green: the preview consumed nothing.
+
+    It sums, over the preview's pods, the largest value each of Wolverine's received, succeeded and failed
+    counters reached during the analysis (the counters are cumulative from the process' start, so any message
+    ever taken shows). Here, and only here, an absent counter counts as zero: a held listener records nothing,
+    and an OpenTelemetry counter that was never incremented exports no series, so absence is exactly what
+    "consumed nothing" looks like. To keep broken telemetry from passing as idleness, the sum is returned only
+    while the preview's pods report some series at all (``count(...) > 0``); without any, the measurement is
+    empty, which is Inconclusive, and the Rollout pauses for a person. One message consumed fails the run
+    (``failureLimit: 0``) and Argo aborts the update.
+    """
+    a = env.analysis
+    version = (
+        f'\n    job="{service.name}",\n    environment="{env.name}",\n'
+        '    k8s_namespace_name="{{args.namespace}}",\n    service_version="{{args.hash}}"\n  '
+    )
+    span = f"{int(a.initial_delay_seconds() + a.interval_seconds() * a.count + 60)}s"
+    counters = [catalog.WOLVERINE_RECEIVED, ctx.policy.metrics.handler_succeeded, ctx.policy.metrics.handler_failed]
+    consumed = "\n  + ".join(f"(sum(max_over_time({c}{{{version}}}[{span}])) or on() vector(0))" for c in counters)
+    query = f"(\n  {consumed}\n)\nand on() (\n  count({{{version}}}) > 0\n)"
+    value = "len(result) > 0 && !isNaN(result[0])"
+    metric = {
+        "name": "preview-consumed-nothing",
+        "interval": a.interval,
+        "count": a.count,
+        "initialDelay": a.initial_delay,
+        "failureLimit": 0,
+        "consecutiveErrorLimit": 4,
+        "successCondition": f"{value} && result[0] == 0",
+        "failureCondition": f"{value} && result[0] > 0",
+        "inconclusiveLimit": a.count,
+        "consecutiveSuccessLimit": min(3, a.count),
+        "provider": {"prometheus": {"address": PROMETHEUS, "timeout": 30, "query": query}},
+    }
+    return {
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "AnalysisTemplate",
+        "metadata": {"name": preview_idle_name(service), "labels": labels(ctx, service.name)},
+        "spec": {"args": [{"name": "hash"}, {"name": "namespace"}], "metrics": [metric]},
+    }
 
 
 def _workload(ctx: KitContext, service: Service, env: Environment) -> dict[str, Any]:
@@ -464,6 +610,22 @@ def _workload(ctx: KitContext, service: Service, env: Environment) -> dict[str, 
 
 
 def _services(ctx: KitContext, service: Service) -> list[dict[str, Any]]:
+    if not _serves_http(service) and consumer_blue_green(ctx, service):
+        # Argo's blue/green needs an active and a preview Service to switch (InvalidSpec without them); a consumer
+        # serves nothing, so they are headless and without ports: no address, no traffic, only a selector
+        return [
+            {
+                "apiVersion": "v1",
+                "kind": "Service",
+                "metadata": {
+                    "name": n,
+                    "labels": labels(ctx, service.name),
+                    "annotations": {"critterops.dev/purpose": "the Service Argo Rollouts' blue/green switches"},
+                },
+                "spec": {"clusterIP": "None", "selector": selector(service.name)},
+            }
+            for n in (service.name, f"{service.name}-preview")
+        ]
     if not _serves_http(service):
         return []
     names = [service.name]
@@ -690,6 +852,19 @@ def analysis_template(ctx: KitContext, service: Service, deploy: Deploy, env: En
                 t.dead_letters,
             )
         )
+    if contract.traffic(service) == "messages":
+        # a consumer has no HTTP to judge: its handling time too (Wolverine's wolverine-execution-time)
+        bucket = getattr(m, "handler_duration_bucket", catalog.WOLVERINE_EXECUTION_TIME + "_bucket")
+        limit = getattr(t, "handler_latency_p95_ms", None) or HANDLER_LATENCY_P95_MS
+        metrics.append(
+            metric(
+                "handler-latency-p95-ms",
+                "(\n  histogram_quantile(\n    0.95,\n"
+                f"    sum by (le) (rate({bucket}{{{version}}}[2m]))\n  )\n)\n"
+                f"and on() (\n  {handled}\n)",
+                limit,
+            )
+        )
     if service.marten and any(p.lifecycle == "Async" for p in service.marten.projections):
         metrics.append(
             metric(
@@ -741,6 +916,8 @@ def service_documents(ctx: KitContext, service: Service, env: Environment) -> li
             docs.append(judge.analysis_template(ctx, service, env, labels(ctx, service.name), gates))
     if uses_blue_green(ctx, service):
         docs += [smoke_template(ctx, service), smoke_policy(ctx, service)]
+    if consumer_blue_green(ctx, service):
+        docs.append(preview_idle_template(ctx, service, env))
     return docs
 
 
@@ -938,6 +1115,18 @@ def _overlay_patches(ctx: KitContext, env: Environment) -> list[dict[str, Any]]:
                         },
                         "patch": yamlio.dump(
                             [{"op": "replace", "path": "/spec/metrics", "value": template["spec"]["metrics"]}]
+                        ),
+                    }
+                )
+        if consumer_blue_green(ctx, service):
+            idle, base_idle = preview_idle_template(ctx, service, env), preview_idle_template(ctx, service, production)
+            if idle["spec"] != base_idle["spec"]:
+                target = {"group": "argoproj.io", "version": "v1alpha1", "kind": "AnalysisTemplate"}
+                patches.append(
+                    {
+                        "target": {**target, "name": preview_idle_name(service)},
+                        "patch": yamlio.dump(
+                            [{"op": "replace", "path": "/spec/metrics", "value": idle["spec"]["metrics"]}]
                         ),
                     }
                 )
