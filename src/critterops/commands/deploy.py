@@ -284,6 +284,13 @@ def _start_consumers(
             "nothing before promotion",
             file=sys.stderr,
         )
+    if spec.strategy == "bluegreen":
+        # after the switch nothing runs beside the new version: judged against the policy's handler failure
+        # rate (Wolverine execution failures per attempt; a retried message fails more than once)
+        from critterops.plan.policy import Thresholds
+
+        limit = 1.0 - Thresholds().handler_failure_rate
+        spec = replace(spec, analysis=replace(spec.analysis, settings=(("count", 3), ("min_success_rate", limit))))
     if spec.strategy == "canary":
         # each look's handling time is that interval's own mean (execution-time sum and count deltas), so the
         # sequential judge's mean guard may read every look (latency_block_s = 0: rollout/judging/sequential.py)

@@ -219,8 +219,8 @@ class App:
         self.version = args.version or os.environ.get(VERSION_ENV, "v1")
         self.listeners = max(1, int(args.listeners or os.environ.get(LISTENERS_ENV, "1")))
         self.prefetch = args.prefetch
-        self.role = os.environ.get(ROLE_ENV, ACTIVE)
-        role_file = os.environ.get(ROLE_FILE_ENV)
+        self.role = ACTIVE if args.ignore_role else os.environ.get(ROLE_ENV, ACTIVE)
+        role_file = None if args.ignore_role else os.environ.get(ROLE_FILE_ENV)
         self.role_file = Path(role_file) if role_file else None
         self.meter = Meter(self.service, self.version, self.queue)
         self.ledger = Ledger(args.ledger)
@@ -310,6 +310,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--latency-ms", type=float, default=2.0, help="handling time")
     parser.add_argument("--jitter-ms", type=float, default=1.0)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--ignore-role", action="store_true", help="consume even as a preview (a service without the contract)"
+    )
     parser.add_argument("--ledger", type=Path, default=None, help="append every outcome to this file")
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "0")), help="HTTP port ($PORT)")
     return parser.parse_args(argv)

@@ -238,7 +238,12 @@ class ConsumerRollout:
     def _preview_consumes(self) -> bool:
         """Blue/green before the switch: does the preview hold a consumer on the queue? (It must not.)"""
         canary = self.versions.get(CANARY)
-        if canary is None or self.management is None or self.runtime.queue is None:
+        if canary is None:
+            return False
+        totals = read_totals(canary.port)  # its own counters know at once; the broker's statistics lag a second
+        if totals is not None and totals.received > 0:
+            return True
+        if self.management is None or self.runtime.queue is None:
             return False
         try:
             return (self.management.unacked_of([canary.pid]) or 0) > 0 or _consumes(
