@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from critterops.rollout.local.rabbit import Management, Publisher, account, drain_dead_letters, read_ledger
-from tests.watch.conftest import Rabbit, rabbit, rabbit_server, unique  # noqa: F401  (fixtures)
+from tests.watch.conftest import Rabbit
 
 
 @pytest.fixture
