@@ -24,13 +24,20 @@ pod-template hash) and exactly the instruments, units, kinds and attributes of t
   (src/Wolverine/Runtime/Tracking.cs:62-95).
 
 It runs until killed (or ``--seconds``), recording ``--rps`` requests and handled messages a second
-with the given failure shares, and exports every second (cumulative temporality, as .NET's OTLP
-exporter does by default).
+with the given failure shares and typical handling time (``--handler-latency``), and exports every second
+(cumulative temporality, as .NET's OTLP exporter does by default).
+
+``--role-file`` plays a consumer that honours critterops' preview contract (critterops.plan.consumers): while
+the file reads ``preview`` its listeners are held, so it receives and handles nothing and records none of the
+message instruments (its gauges still report, as Wolverine's persistence gauges do); once the file reads
+anything else it consumes. The lab writes the file from the pod's ``critterops.dev/role`` label, as the
+kubelet's downward API does in a real cluster.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import random
 import signal
 import sys
@@ -56,6 +63,10 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--handler-failures", type=float, default=0.0, help="share of messages that fail")
     parser.add_argument("--dead-letters", type=float, default=0.0, help="share of messages dead-lettered")
     parser.add_argument("--latency", type=float, default=0.03, help="typical request duration in seconds")
+    parser.add_argument("--handler-latency", type=float, default=12.0, help="typical handling time in milliseconds")
+    parser.add_argument(
+        "--role-file", default=None, help="CRITTEROPS_ROLE_FILE: hold the listeners while it reads preview"
+    )
     parser.add_argument("--rps", type=float, default=20.0)
     parser.add_argument("--seconds", type=float, default=3600.0)
     parser.add_argument("--wolverine-service-name", default=None, help="ServiceName (default: the assembly's)")
@@ -125,7 +136,18 @@ def main(argv: list[str]) -> int:
     rng = random.Random(args.instance)
     deadline = time.monotonic() + args.seconds
     tick = 1.0 / max(args.rps, 0.1)
+
+    def held() -> bool:
+        if not args.role_file:
+            return False
+        with contextlib.suppress(OSError), open(args.role_file, encoding="utf-8") as role:
+            return role.read().strip() == "preview"
+        return False
+
     while not stop and time.monotonic() < deadline:
+        if held():
+            time.sleep(tick)
+            continue
         status = 500 if rng.random() < args.errors else 200
         duration.record(
             max(0.001, rng.expovariate(1 / args.latency)),
@@ -138,7 +160,7 @@ def main(argv: list[str]) -> int:
             },
         )
         received.add(1, {**message, "source": args.service})
-        execution.record(max(1, int(rng.expovariate(1 / 12.0))), message)
+        execution.record(max(1, int(rng.expovariate(1 / args.handler_latency))), message)
         if rng.random() < args.handler_failures:
             failed.add(1, {**message, "exception.type": "InvalidOperationException"})
             if rng.random() < args.dead_letters / max(args.handler_failures, 1e-9):

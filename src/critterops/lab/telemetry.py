@@ -6,6 +6,11 @@ ports for ``0.0.0.0:...`` and for the in-cluster targets) and the traces pipelin
 because no trace backend runs in the lab. ``PodStandins`` watches a namespace and runs a
 ``critterops.lab.standin`` process for every Ready pod, with that pod's name and pod-template hash, behaving as
 the pod's image tag says.
+
+A pod whose container has ``CRITTEROPS_ROLE_FILE`` (a consumer whose preview holds its listeners,
+critterops.plan.consumers) gets that file too: KWOK runs no kubelet, so ``PodStandins`` plays the downward API and
+writes the pod's ``critterops.dev/role`` label, read through the API, into a file its stand-in watches
+(``--role-file``); Argo's previewMetadata/activeMetadata change the label, the stand-in follows.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import json
 import re
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.parse
@@ -23,6 +29,9 @@ from types import ModuleType
 from typing import Any
 
 import yaml
+
+ROLE_LABEL = "critterops.dev/role"  # critterops.plan.consumers.ROLE_LABEL
+ROLE_FILE_ENV = "CRITTEROPS_ROLE_FILE"
 
 
 def kit_collector_config(kit: Path, lab: ModuleType) -> str:
@@ -118,6 +127,8 @@ class PodStandins:
         self.lab, self.namespace, self.behaviour, self.default = lab, namespace, behaviour, default or []
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
         self.started: dict[str, str] = {}  # pod -> version hash
+        self.roles: dict[str, str] = {}  # pod -> the role its file holds now
+        self._files = tempfile.TemporaryDirectory(prefix="critterops-roles-")
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)
 
@@ -135,6 +146,27 @@ class PodStandins:
                 proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 proc.kill()
+        self._files.cleanup()
+
+    def role_file(self, pod: str) -> Path:
+        return Path(self._files.name) / pod / "role"
+
+    def _write_role(self, pod: dict[str, Any]) -> list[str]:
+        """The pod's role file as the kubelet keeps it (the label's value, empty without one): the flag for its
+        stand-in, or nothing for a pod whose container reads no role file."""
+        env = pod["spec"]["containers"][0].get("env", [])
+        if not any(v.get("name") == ROLE_FILE_ENV for v in env):
+            return []
+        name = pod["metadata"]["name"]
+        role = pod["metadata"].get("labels", {}).get(ROLE_LABEL, "")
+        path = self.role_file(name)
+        if self.roles.get(name) != role:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            staged = path.with_suffix(".new")
+            staged.write_text(role)
+            staged.replace(path)  # atomic, as the kubelet's symlink swap
+            self.roles[name] = role
+        return ["--role-file", str(path)]
 
     def _loop(self) -> None:
         while not self._stop.is_set():
@@ -158,6 +190,7 @@ class PodStandins:
                 continue
             name = meta["name"]
             live.add(name)
+            role_flags = self._write_role(pod)
             if name in self.procs or name in self.started:
                 continue
             tag = spec["containers"][0]["image"].rsplit(":", 1)[-1]
@@ -182,7 +215,8 @@ class PodStandins:
                     resource_attributes(pod),
                     "--endpoint",
                     f"http://{self.lab.HOST}:{self.lab.PORTS['otlp-http']}",
-                    *flags,
+                    *role_flags,
+                    *flags,  # after the role file: a behaviour may override it (a version that ignores its role)
                 ],
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
