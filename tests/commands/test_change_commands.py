@@ -63,13 +63,14 @@ def test_plan_markdown_starts_with_the_summary_table(capsys: pytest.CaptureFixtu
     out = capsys.readouterr().out
     table = out.index("| Phase | Service |")
     assert table < out.index("<details>")
-    assert "| 2 | `fulfillment-worker` | blue/green |" in out
+    assert "| 2 | `fulfillment-worker` | canary |" in out  # a consumer whose preview would consume: canary
 
 
 @pytest.mark.parametrize(
     ("commits", "expected"),
     [
-        (1, {"orders-api": "blue-green", "storefront-web": "blue-green", "fulfillment-worker": "blue-green"}),
+        # the worker only consumes, and its preview would take live messages: canary by consumer share
+        (1, {"orders-api": "blue-green", "storefront-web": "blue-green", "fulfillment-worker": "canary"}),
         (3, {"payments-api": "blue-green"}),
         (4, {"inventory-api": "blue-green"}),
     ],

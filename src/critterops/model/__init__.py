@@ -15,6 +15,7 @@ from critterops.model.change import (
 from critterops.model.plan import (
     PLAN_SCHEMA,
     STRATEGIES,
+    ConsumerPlan,
     ExpandContract,
     Gate,
     Job,
@@ -60,6 +61,7 @@ __all__ = [
     "AffectedTest",
     "Binding",
     "CommitRisk",
+    "ConsumerPlan",
     "EfCoreConfig",
     "ExpandContract",
     "Finding",

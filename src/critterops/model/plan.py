@@ -75,6 +75,16 @@ class Rollback:
 
 
 @dataclass(frozen=True, slots=True)
+class ConsumerPlan:
+    """How a service that consumes messages shares, isolates and drains them (critterops.plan.consumers)."""
+
+    queues: tuple[str, ...]  # the RabbitMQ queues it listens to
+    share: str = "replica-ratio"  # a canary's share of each queue = its share of the queue's consumers
+    preview: str = "none"  # held: a blue/green preview consumes nothing until promoted; none: it would
+    drain_timeout_s: float = 60.0  # a stopping version may take this long to finish what it holds
+
+
+@dataclass(frozen=True, slots=True)
 class ServicePlan:
     service: str
     strategy: str
@@ -89,6 +99,7 @@ class ServicePlan:
     jobs: tuple[Job, ...] = ()  # work before or after the rollout: migrations, projection rebuilds
     warnings: tuple[str, ...] = ()
     traffic: str = "http"  # http | messages | http+messages | none: what a canary weight shifts
+    consumers: ConsumerPlan | None = None  # when it consumes messages: share, preview isolation, drain
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,6 +21,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from critterops.model import (
+    ConsumerPlan,
     ExpandContract,
     Finding,
     Gate,
@@ -34,6 +35,7 @@ from critterops.model import (
     Step,
     System,
 )
+from critterops.plan import consumers
 from critterops.plan.jobs import service_jobs
 from critterops.plan.policy import MIN_MESSAGES, MIN_REQUESTS, Environment, Policy, Thresholds, unknown_services
 
@@ -66,13 +68,7 @@ def _customer_facing(policy: Policy, service: Service | None, name: str) -> bool
 
 
 def _traffic(service: Service | None) -> str:
-    if service is None:
-        return "none"
-    http = service.http_port is not None or service.kind in ("api", "web")
-    messages = bool(service.listens) or bool(service.wolverine and service.wolverine.handled_messages)
-    if http and messages:
-        return "http+messages"
-    return "http" if http else "messages" if messages else "none"
+    return consumers.traffic(service)
 
 
 def decide(risk: ServiceRisk, findings: list[Finding], service: Service | None, policy: Policy) -> _Decision:
@@ -138,12 +134,51 @@ def decide(risk: ServiceRisk, findings: list[Finding], service: Service | None, 
             f"({', '.join(_async_projections(service))}) may be processed twice. Use HotCold or Wolverine-managed "
             "distribution, or run the preview colour without the daemon until cut-over." + managed
         )
-    if decision.strategy == "canary" and _traffic(service) == "messages":
+    _consumer_strategy(decision, service, forced)
+    return decision
+
+
+def _consumer_strategy(decision: _Decision, service: Service, forced: list[str]) -> None:
+    """Blue/green, canary and rolling for a service that consumes messages (critterops.plan.consumers)."""
+    traffic = consumers.traffic(service)
+    if "messages" not in traffic:
+        return
+    held = consumers.holds_listeners(service)
+    if decision.strategy == "blue-green" and held:
+        decision.why.append(
+            "its preview holds its listeners until promotion (DisableAllExternalListeners bound to configuration): "
+            "the new version consumes nothing before the switch"
+        )
+    elif decision.strategy == "blue-green" and traffic == "messages":
+        decision.strategy = "canary"
+        decision.why.append(
+            "canary instead of blue/green: a preview of this consumer would take live messages before promotion, "
+            "as Program.cs does not bind Wolverine's DisableAllExternalListeners to CRITTEROPS_ROLE"
+        )
+        if forced:
+            decision.warnings.append(
+                f"{service.name}: both versions consume its queues during the canary, so each must handle the other's "
+                f"messages ({forced[0]}). For blue/green, bind opts.DisableAllExternalListeners to "
+                "CRITTEROPS_ROLE == \"preview\" and start the listeners when CRITTEROPS_ROLE_FILE turns \"active\""
+            )
+    elif decision.strategy == "blue-green":
+        decision.warnings.append(
+            f"{service.name}: its blue/green preview also consumes messages before promotion (Wolverine's listeners "
+            "start with the host); bind opts.DisableAllExternalListeners to CRITTEROPS_ROLE == \"preview\" to hold them"
+        )
+    if decision.strategy == "canary" and traffic == "messages":
         decision.why.append(
             "no HTTP traffic: the canary's share of messages equals its share of consumers on each queue "
-            "(replica ratio), not a router weight"
+            "(listeners or replicas), not a router weight; the judge reads its handlers' outcomes"
         )
-    return decision
+
+
+def _consumer_plan(service: Service | None, strategy: str) -> ConsumerPlan | None:
+    if service is None or "messages" not in consumers.traffic(service) or strategy == "no-deploy":
+        return None
+    queues = tuple(dict.fromkeys(listen.queue for listen in service.listens if listen.library is None))
+    preview = "held" if consumers.holds_listeners(service) else "none"
+    return ConsumerPlan(queues, "replica-ratio", preview, consumers.DRAIN_TIMEOUT_S)
 
 
 def _rollback(findings: list[Finding], strategy: str) -> Rollback:
@@ -462,6 +497,7 @@ def build_plan(report: RiskReport, head: System, base: System, policy: Policy, e
                 tuple(jobs),
                 tuple(decision.warnings) + tuple(j.warning for j in jobs if j.warning),
                 _traffic(service),
+                _consumer_plan(service, strategy),
             )
         )
     plans.sort(key=lambda p: (p.phase or 99, -p.risk, p.service))
