@@ -15,7 +15,10 @@ on the training repositories) or by the level thresholds.
 
 Reported: AUC on all test commits and on those touching source, with 95% bootstrap CIs; the paired
 bootstrap of AUC(ours) − AUC(kamei) on the same resamples; at the ``high`` level the share of test
-commits flagged and the share of later-fixed commits among them; ECE before and after calibration.
+commits flagged and the share of later-fixed commits among them, with the shipped thresholds and with
+thresholds set for the repository from its own commits before the cut (what ``risk --history``
+suggests: the riskiest 8% of those commits at high, 25% at medium or above); ECE before and after
+calibration.
 Targets: AUC ≥ 0.92 (all), ≥ 0.85 (source), gain CI excluding 0, high ≤ 15% of commits holding ≥ 50%
 of later-fixed ones.
 """
@@ -39,7 +42,7 @@ from critterops.history.evaluate import expected_calibration_error, level_shares
 from critterops.history.metrics import auc_interval, paired_auc_difference
 from critterops.history.mining import FEATURES, KAMEI_FEATURES
 from critterops.history.model import fit, matrix
-from critterops.history.train import RepoRows, train_recipe
+from critterops.history.train import HIGH_SHARE, MEDIUM_SHARE, RepoRows, train_recipe
 
 TARGET = "erikshafer/CritterSupply"
 TEST_SHARE = 0.3
@@ -81,6 +84,10 @@ def run(resamples: int, names: tuple[str, ...] = FEATURES) -> dict[str, object]:
     p_kamei = kamei.predict_many(matrix(rows, KAMEI_FEATURES))
     assert ours.levels is not None
     shares = {s.level: s for s in level_shares(y, p_ours, ours.levels.medium, ours.levels.high)}
+    before = ours.predict_many(matrix(list(target.rows[: test[0]]), ours.features))
+    own_medium = float(np.quantile(before, 1 - MEDIUM_SHARE))
+    own_high = float(np.quantile(before, 1 - HIGH_SHARE))
+    own = {s.level: s for s in level_shares(y, p_ours, own_medium, own_high)}
 
     def interval(mask: np.ndarray, p: np.ndarray) -> dict[str, float] | None:
         got = auc_interval(y[mask], p[mask], resamples=resamples, seed=0)
@@ -115,6 +122,14 @@ def run(resamples: int, names: tuple[str, ...] = FEATURES) -> dict[str, object]:
             "precision": shares["high"].precision,
         },
         "medium_or_high_share_of_commits": shares["high"].share_of_commits + shares["medium"].share_of_commits,
+        "repository_levels": {"medium": round(own_medium, 4), "high": round(own_high, 4)},
+        "high_with_repository_levels": {
+            "share_of_commits": own["high"].share_of_commits,
+            "share_of_later_fixed": own["high"].share_of_positives,
+            "precision": own["high"].precision,
+        },
+        "medium_or_high_share_with_repository_levels": own["high"].share_of_commits
+        + own["medium"].share_of_commits,
         "ece_uncalibrated": expected_calibration_error(y, raw_ours)[0],
         "ece_calibrated": expected_calibration_error(y, p_ours)[0],
         "mean_p": float(p_ours.mean()),
