@@ -226,3 +226,19 @@ def test_thresholds_are_suggested_when_the_shipped_ones_flag_far_too_many() -> N
     assert shares and shares[0].share_of_commits == pytest.approx(0.08, abs=0.01)
     assert "70%" in text and "critterops.yaml" in text and "optimistic" in text
     assert _suggest_levels(labels, p, high=0.92) == ((), "")  # 8% already: nothing to suggest
+
+
+def test_a_corpus_repository_too_small_to_split_still_gets_the_out_of_sample_evaluation() -> None:
+    history, szz = _synthetic(400, seed=5, positives_before=150)  # the test windows hold no positive
+    history = replace(history, roots=(history.commits[0].sha,))
+    other, other_szz = _synthetic(400, seed=9)
+    shipped = replace(
+        _model_for(other, other_szz),
+        provenance=(Provenance("me/repo", history.head, 400, 10, "a", "b", root=history.commits[0].sha),),
+        held_out=(("me/repo", _model_for(other, other_szz)),),
+    )
+    result = evaluate_labelled(history, szz, resamples=100, model=shipped)
+    assert result.status == "insufficient" and result.shipped is not None
+    assert result.shipped.positives > 0 and result.shipped.auc is not None
+    assert "evaluated on it out of sample" in result.verdict
+    assert "The model that ships, out of sample" in history_text(result)

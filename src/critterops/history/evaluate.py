@@ -271,8 +271,15 @@ def evaluate_labelled(
     latency = fix_latency(history, szz)
     gap = latency.p75_days * _DAY
     splits, split_note = _rolling_origin(history, szz, gap)
+    loro_only = None
+    if protocol.startswith("leave-one"):  # the shipped model needs no training split: all mature commits are test
+        mature_labels = {szz.label(commits[i].sha) for i in mature_commits(history, gap)}
+        if mature_labels == {0, 1}:
+            loro_only = shipped_evaluation(
+                history, szz, shipped_model, protocol, [], gap, seed=seed, resamples=resamples, loro=True
+            )
     if not splits:
-        return base.insufficient(split_note, latency=latency)
+        return base.insufficient(split_note, latency=latency, shipped=loro_only)
     test = [i for split in splits for i in split.test]
     labels = np.asarray([szz.label(commits[i].sha) for i in test], dtype=float)
     if labels.min() == labels.max():
@@ -281,6 +288,7 @@ def evaluate_labelled(
             f"{_date(commits[test[-1]].commit_time)}) are {'later fixed' if labels[0] else 'clean'}, so no "
             "ranking metric is defined",
             latency=latency,
+            shipped=loro_only,
         )
     scores = {s.name: _scores(s, history, splits, seed) for s in SCORERS}
     scores["shipped"] = shipped_model.predict_many(matrix([commits[i].features for i in test], shipped_model.features))
@@ -726,16 +734,25 @@ class _Base:
     seed: int
     resamples: int
 
-    def insufficient(self, message: str, latency: Latency | None = None) -> HistoryReport:
+    def insufficient(
+        self, message: str, latency: Latency | None = None, shipped: ShippedEvaluation | None = None
+    ) -> HistoryReport:
         if self.history.shallow:
             message += " (this is a shallow clone: `git fetch --unshallow` gives the evaluation the whole history)"
+        verdict = f"Not enough data to evaluate the model on this history: {message}."
+        if shipped is not None:
+            verdict = (
+                f"Not enough data to compare with models trained on this history ({message}); the model that "
+                "ships is evaluated on it out of sample above."
+            )
         return self.report(
             status="insufficient",
             message=f"Not enough data to evaluate: {message}.",
             latency=latency,
             gap_days=latency.p75_days if latency else None,
             split="none",
-            verdict=f"Not enough data to evaluate the model on this history: {message}.",
+            verdict=verdict,
+            shipped=shipped,
         )
 
     def report(

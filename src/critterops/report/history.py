@@ -132,6 +132,8 @@ def history_text(report: HistoryReport) -> str:
     """Plain text for a terminal or a CI log."""
     lines = [f"Change-risk evaluation of {report.repo} @ {report.head[:12]}", *_summary(report)]
     if report.status != "ok":
+        if report.shipped is not None:
+            lines += ["", *shipped_lines(report.shipped)]
         lines += ["", report.verdict]
         if report.notes:
             lines += ["Notes:", *(f"  - {n}" for n in report.notes)]
@@ -162,6 +164,8 @@ def history_markdown(report: HistoryReport) -> str:
     """Markdown for a pull-request comment or a job summary."""
     lines = [f"## Change-risk evaluation: `{report.head[:12]}`", "", *_summary(report)]
     if report.status != "ok":
+        if report.shipped is not None:
+            lines += ["", "```", *shipped_lines(report.shipped), "```"]
         lines += ["", f"**{report.verdict}**"]
         return "\n".join(lines) + "\n"
     if report.shipped is not None:
