@@ -10,7 +10,11 @@ from critterops.model import CommitRisk
 
 def describe(model: RiskModel) -> str:
     trained = ", ".join(f"{p.repo} ({p.commits} commits)" for p in model.provenance) or "unknown data"
-    return f"L2 logistic regression on Kamei change metrics + rule signals, trained on {trained}"
+    calibrated = "calibrated on held-out repositories" if model.calibration.method == "platt" else "uncalibrated"
+    return (
+        f"L2 logistic regression on Kamei change metrics, rule signals and file-history features, {calibrated}, "
+        f"trained on {trained}"
+    )
 
 
 def score_range(repo: GitRepo, base: str, head: str, model: RiskModel | None = None) -> tuple[list[CommitRisk], str]:
