@@ -14,7 +14,9 @@ stand-in holds its listeners and records no message.
 - blue/green of a consumer whose preview holds its listeners (from the plan's ``consumers`` object): the
   preview's pods carry role=preview from their creation and consume nothing, the pre-promotion "consumed nothing"
   analysis passes on that, after promotion the pods are role=active and the new version's handlers report; a
-  preview that ignores its role consumes, and Argo aborts it on the same analysis.
+  preview that ignores its role consumes, and Argo aborts it on the same analysis;
+- why the kit writes no post-promotion analysis for such a consumer: given one, Argo keeps the preview label on
+  the new pods until it has succeeded, so they hold their listeners while judged and it ends Inconclusive.
 """
 
 from __future__ import annotations
@@ -78,11 +80,18 @@ def tag() -> str:
     return uuid.uuid4().hex[:12]  # a fresh pod-template hash per test: no series of another test matches
 
 
-def deploy_worker(lab: ModuleType, kit: Path, ns: str) -> list[dict[str, Any]]:
+def worker_docs(lab: ModuleType, kit: Path, ns: str) -> list[dict[str, Any]]:
     """The worker's own objects of the production overlay (the other services would only add stand-ins)."""
     docs = into_namespace(for_lab(render(kit, "production"), lab_prometheus(lab), fast=True), ns)
     docs = [d for d in docs if d["metadata"].get("labels", {}).get("app.kubernetes.io/name") == WORKER]
     assert {d["kind"] for d in docs} >= {"Rollout", "AnalysisTemplate", "ServiceAccount", "ConfigMap"}
+    return docs
+
+
+def deploy_worker(
+    lab: ModuleType, kit: Path, ns: str, docs: list[dict[str, Any]] | None = None
+) -> list[dict[str, Any]]:
+    docs = docs or worker_docs(lab, kit, ns)
     kubectl(lab, "apply", "--server-side", "-f", "-", stdin=dump(docs))
     wait_for(f"{WORKER} Healthy", lambda: healthy(lab, ns, WORKER), timeout=90)
     return docs
@@ -280,3 +289,50 @@ def test_consumer_blue_green_preview_that_consumes_is_aborted_by_argo(
     assert metric_phases(lab, ns)["preview-consumed-nothing"] == {"Failed"}
     status = rollout(lab, ns, WORKER)["status"]
     assert status["stableRS"] == old and status["blueGreen"]["activeSelector"] == old
+
+
+def test_argo_keeps_the_preview_label_through_a_post_promotion_analysis(
+    lab: ModuleType, held_kit: Path, namespace: Callable[[str], str]
+) -> None:
+    """Why the kit writes no post-promotion analysis for a held consumer: with one, Argo switches the active
+    Service at promotion but keeps previewMetadata on the new pods until the analysis has succeeded (stableRS moves
+    only then: rollout/sync.go:991-1000, ephemeralmetadata.go:41-52 at v1.9.1), so the new version still holds its
+    listeners while it is judged; a handler analysis there has no data and cannot succeed."""
+    ns = namespace("consumer-bg-post")
+    docs = worker_docs(lab, held_kit, ns)
+    ro = next(d for d in docs if d["kind"] == "Rollout")
+    blue = ro["spec"]["strategy"]["blueGreen"]
+    # the worker's handler analysis (the canary's), with the same arguments as the pre-promotion one
+    blue["postPromotionAnalysis"] = {
+        **blue["prePromotionAnalysis"],
+        "templates": [{"templateName": f"{WORKER}-analysis"}],
+    }
+    with PodStandins(lab, ns, {}, default=[]):
+        deploy_worker(lab, held_kit, ns, docs)
+        old = rollout(lab, ns, WORKER)["status"]["stableRS"]
+        new_image(lab, ns, WORKER, tag())
+        wait_for(
+            "the pause for promotion", lambda: rollout(lab, ns, WORKER)["status"].get("pauseConditions"), timeout=90
+        )
+        new = rollout(lab, ns, WORKER)["status"]["currentPodHash"]
+        promote(lab, ns, WORKER)
+
+        def post_promotion() -> dict[str, Any] | None:
+            runs = [r for r in analysis_runs(lab, ns) if r["metadata"]["labels"].get("rollout-type") == "PostPromotion"]
+            return runs[0] if runs else None
+
+        wait_for("the post-promotion analysis", post_promotion, timeout=30)
+        status = rollout(lab, ns, WORKER)["status"]
+        assert status["blueGreen"]["activeSelector"] == new and status["stableRS"] == old  # switched, not stable
+        held_while_judged = []
+
+        def ended() -> str | None:
+            held_while_judged.append(roles(by_hash(lab, ns).get(new, [])))
+            phase = (post_promotion() or {}).get("status", {}).get("phase")
+            return phase if phase in ("Successful", "Failed", "Error", "Inconclusive") else None
+
+        phase = wait_for("the post-promotion analysis to end", ended, timeout=90)
+        assert phase == "Inconclusive"  # the new version handled nothing: no measurement had data
+        assert held_while_judged and all(r == {contract.PREVIEW} for r in held_while_judged), held_while_judged
+        assert series(lab, SUCCEEDED, ns, new) == 0
+        assert rollout(lab, ns, WORKER)["status"]["stableRS"] == old
