@@ -213,3 +213,22 @@ def test_real_validators_pass_on_the_held_consumer_kit(tmp_path: Path) -> None:
     failed = {r.validator: r.problems[:10] for r in results if r.problems}
     assert not failed, json.dumps(failed, indent=1)
     assert any(not r.skipped for r in results)
+
+
+def test_an_http_consumer_drains_for_the_plans_timeout_and_keeps_its_strategy() -> None:
+    entry = {"service": "payments-api", "strategy": "canary", "traffic": "http+messages", "why": ["test"]}
+    entry["consumers"] = {
+        "queues": ["payments-requests"],
+        "share": "replica-ratio",
+        "preview": "none",
+        "drain_timeout_s": 100,
+    }
+    ctx = context(
+        held=False,
+        strategy=None,
+        plan={"schema": "critterops.plan/v2", "environment": "production", "services": [entry]},
+    )
+    rollout = docs(ctx, "payments-api")[("Rollout", "payments-api")]
+    assert rollout["spec"]["template"]["spec"]["terminationGracePeriodSeconds"] == 100 + DRAIN_MARGIN_S
+    assert rollout["spec"]["strategy"]["canary"]["stableService"] == "payments-api-stable"  # HTTP canary as before
+    assert ctx.deploy(ctx.system.service("payments-api"), ctx.policy.environment("production")).consumers is None

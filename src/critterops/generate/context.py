@@ -93,7 +93,7 @@ class KitContext:
         thresholds = self.policy.thresholds_for(service.name)
         planned = self._planned(service.name, env.name)
         strategy, reason = planned if planned else _default_strategy(self.policy, service)
-        consumers = self.consumers(service, env)
+        consumers = self.consumers(service, env) if contract.traffic(service) == "messages" else None
         said = "the plan says" if planned else "the policy says"
         if strategy == "blue-green" and consumers is not None and consumers.preview == "held":
             reason = f"{reason}; the preview holds its listeners until promotion ({contract.ROLE_LABEL} label)"
@@ -127,12 +127,13 @@ class KitContext:
         return Deploy(strategy, env.canary_steps, env.pause, env.replicas, thresholds, approval, reason, consumers)
 
     def consumers(self, service: Service, env: Environment) -> Consumers | None:
-        """The consumer semantics of a service whose traffic is messages only; None for any other service.
+        """The consumer semantics of a service that consumes messages; None for one that consumes none. Only a
+        service whose traffic is messages alone ships by them (``Deploy.consumers``); any consumer drains.
 
         The plan's ``consumers`` object for its environment when present (``critterops.plan/v2``), otherwise the
         model: share by replica ratio, the preview held when Program.cs binds DisableAllExternalListeners to
         configuration (``holds_listeners``), the contract's drain timeout."""
-        if contract.traffic(service) != "messages":
+        if "messages" not in contract.traffic(service):
             return None
         raw = (self._plan_entry(service.name, env.name) or {}).get("consumers")
         if raw is None:

@@ -284,7 +284,8 @@ def consumes(service: Service) -> bool:
 
 
 def grace(ctx: KitContext, service: Service) -> int:
-    """terminationGracePeriodSeconds: a consumer's drain timeout (the plan's, else the contract's) and a margin.
+    """terminationGracePeriodSeconds: a consumer's drain timeout (the plan's consumers block, else the contract's)
+    and a margin.
 
     On SIGTERM Wolverine stops its listeners and lets in-flight messages finish (critterops.plan.consumers);
     the kubelet kills the container when the grace period ends, so it must outlast the drain. The pod template
@@ -299,7 +300,7 @@ def grace(ctx: KitContext, service: Service) -> int:
 def holds_role(ctx: KitContext, service: Service) -> bool:
     """The pods get the role variable and file: a consumer whose preview holds its listeners in some environment."""
     return ctx.argo and any(
-        (c := ctx.consumers(service, env)) is not None and c.preview == "held" for env in ctx.environments
+        (c := ctx.deploy(service, env).consumers) is not None and c.preview == "held" for env in ctx.environments
     )
 
 
