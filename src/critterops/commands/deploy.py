@@ -89,6 +89,10 @@ def add_parser(sub: Any) -> None:
         help="stable listener count (default: the fewest that realise every step within 20%%)",
     )
     consumers.add_argument(
+        "--outbox", metavar="DSN", help="PostgreSQL with Wolverine's tables: a drain also waits for the outbox"
+    )
+    consumers.add_argument("--outbox-schema", default="wolverine", help="schema of Wolverine's tables")
+    consumers.add_argument(
         "--drain-timeout", default="60s", help="how long a stopping version may take to finish what it holds"
     )
     cluster = parser.add_argument_group("--backend kubernetes")
@@ -277,6 +281,8 @@ def _start_consumers(
     runtime.amqp = args.amqp or "amqp://guest:guest@127.0.0.1:5672/%2F"
     runtime.management = args.management
     runtime.drain_timeout_s = seconds(args.drain_timeout, "--drain-timeout")
+    runtime.outbox_dsn = args.outbox
+    runtime.outbox_schema = args.outbox_schema
     runtime.stable_listeners = args.listeners or (stable_listeners_for(weights) if spec.strategy == "canary" else 1)
     if spec.strategy == "bluegreen" and not args.management:
         print(

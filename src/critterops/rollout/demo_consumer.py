@@ -40,6 +40,7 @@ import signal
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -121,6 +122,70 @@ class Ledger:
             os.write(self.fd, f"{message_id} {version} {outcome}\n".encode())
 
 
+class Outbox:
+    """Wolverine's durable outbox, as far as a drain can see it: the node registers in ``wolverine_nodes``, each
+    handled message cascades one row into ``wolverine_outgoing_envelopes`` owned by its ``node_number``, a sender
+    removes rows once sent (after ``send_ms``), and a graceful stop sends what is left and deletes the node row.
+    A SIGKILL leaves the rows owned by a node that is gone (orphaned), as a crashed Wolverine node does.
+    Tables and columns: critterops.watch.pg_wolverine (Wolverine V5.29.0)."""
+
+    def __init__(self, dsn: str, schema: str, version: str, destination: str, send_ms: float) -> None:
+        import psycopg
+        from psycopg import sql
+
+        self.sql = sql
+        self.schema = sql.Identifier(schema)
+        self.conn = psycopg.connect(dsn, autocommit=True)
+        self.lock = threading.Lock()
+        self.destination, self.send_ms = destination, send_ms
+        self.node_id = uuid.uuid4()
+        with self.lock:
+            row = self.conn.execute(
+                sql.SQL(
+                    "INSERT INTO {}.wolverine_nodes (id, description, uri, version) VALUES (%s, %s, %s, %s) "
+                    "RETURNING node_number"
+                ).format(self.schema),
+                (self.node_id, f"demo-consumer {os.getpid()}", "http://127.0.0.1", version),
+            ).fetchone()
+        assert row is not None
+        self.node = int(row[0])
+        self.stop = threading.Event()
+        self.sender = threading.Thread(target=self._send, name="outbox-sender", daemon=True)
+        self.sender.start()
+
+    def cascade(self, message_type: str) -> None:
+        with self.lock:
+            self.conn.execute(
+                self.sql.SQL(
+                    "INSERT INTO {}.wolverine_outgoing_envelopes (id, owner_id, destination, body, message_type) "
+                    "VALUES (%s, %s, %s, %s, %s)"
+                ).format(self.schema),
+                (uuid.uuid4(), self.node, self.destination, b"{}", message_type),
+            )
+
+    def _send(self) -> None:
+        while not self.stop.wait(max(self.send_ms / 1000.0, 0.05)):
+            self._flush()
+
+    def _flush(self) -> None:
+        with self.lock:
+            self.conn.execute(
+                self.sql.SQL("DELETE FROM {}.wolverine_outgoing_envelopes WHERE owner_id = %s").format(self.schema),
+                (self.node,),
+            )
+
+    def close(self) -> None:
+        """A graceful stop: send what is left, then leave the cluster."""
+        self.stop.set()
+        self.sender.join(timeout=10)
+        self._flush()
+        with self.lock:
+            self.conn.execute(
+                self.sql.SQL("DELETE FROM {}.wolverine_nodes WHERE id = %s").format(self.schema), (self.node_id,)
+            )
+        self.conn.close()
+
+
 class Behaviour:
     def __init__(self, version: str, failure_rate: float, latency_ms: float, jitter_ms: float, seed: int) -> None:
         self.version, self.failure_rate = version, failure_rate
@@ -192,6 +257,8 @@ class Listener(threading.Thread):
         dead = not ok and attempt >= MAX_ATTEMPTS
         try:
             if ok:
+                if app.outbox is not None:
+                    app.outbox.cascade("Demo.Handled")  # in the handler's transaction, before the ack
                 app.ledger.write(message_id, app.version, "ok")
                 channel.basic_ack(method.delivery_tag)
             elif dead:
@@ -225,6 +292,8 @@ class App:
         self.meter = Meter(self.service, self.version, self.queue)
         self.ledger = Ledger(args.ledger)
         self.behaviour = Behaviour(self.version, args.failure_rate, args.latency_ms, args.jitter_ms, args.seed)
+        self.outbox_args = (args.outbox_dsn, args.outbox_schema, args.outbox_send_ms)
+        self.outbox: Outbox | None = None
         self.running: list[Listener] = []
         self.errors: list[str] = []
         self.connected = False
@@ -264,6 +333,9 @@ class App:
         connection = pika.BlockingConnection(pika.URLParameters(self.amqp))
         declare(connection.channel(), self.queue)
         connection.close()
+        dsn, schema, send_ms = self.outbox_args
+        if dsn:
+            self.outbox = Outbox(dsn, schema, self.version, f"rabbitmq://queue/{self.queue}-out", send_ms)
         self.connected = True
         while not self.done.is_set():
             role = self.current_role()
@@ -273,6 +345,8 @@ class App:
                 self.stop_listeners()
             self.done.wait(0.2)
         self.stop_listeners()
+        if self.outbox is not None:
+            self.outbox.close()
 
 
 def make_handler(app: App) -> type[BaseHTTPRequestHandler]:
@@ -310,6 +384,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--latency-ms", type=float, default=2.0, help="handling time")
     parser.add_argument("--jitter-ms", type=float, default=1.0)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--outbox-dsn", default=None, help="PostgreSQL with Wolverine's tables: use a durable outbox")
+    parser.add_argument("--outbox-schema", default="wolverine")
+    parser.add_argument("--outbox-send-ms", type=float, default=200.0, help="how long a cascaded message waits")
     parser.add_argument(
         "--ignore-role", action="store_true", help="consume even as a preview (a service without the contract)"
     )

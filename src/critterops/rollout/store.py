@@ -41,6 +41,8 @@ class Runtime:
     management: str | None = None
     stable_listeners: int = 0
     drain_timeout_s: float = 60.0
+    outbox_dsn: str | None = None  # PostgreSQL holding Wolverine's envelope tables: drains wait for the outbox too
+    outbox_schema: str = "wolverine"
     listeners: dict[str, int] = field(default_factory=dict)  # role -> listeners of its running process
     shares: list[dict[str, float]] = field(default_factory=list)  # per weight step: planned and realised share
 

@@ -1,5 +1,5 @@
-"""The real RabbitMQ of the watch tests, for the consumer rollouts (started by ``scripts/servers.py``)."""
+"""The real RabbitMQ and PostgreSQL of the watch tests, for consumer rollouts (``scripts/servers.py``)."""
 
-from tests.watch.conftest import rabbit, rabbit_server, unique
+from tests.watch.conftest import pg_database, postgres_dsn, postgres_server, rabbit, rabbit_server, unique
 
-__all__ = ["rabbit", "rabbit_server", "unique"]
+__all__ = ["pg_database", "postgres_dsn", "postgres_server", "rabbit", "rabbit_server", "unique"]

@@ -177,3 +177,41 @@ def test_bad_input_gets_a_clear_error(rabbit: Rabbit, work: Path) -> None:
     )  # fmt: skip
     assert result.returncode == 2
     assert "--listeners" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_drain_waits_for_the_outbox_and_reports_it(rabbit: Rabbit, work: Path, unique: str, pg_database: str) -> None:
+    import psycopg
+
+    from tests.watch import critter_tables
+
+    with psycopg.connect(pg_database, autocommit=True) as conn:
+        critter_tables.create_wolverine(conn, "wolverine")
+    queue = f"outbox-{unique}"
+    outbox = ("--outbox-dsn", f"'{pg_database}'", "--outbox-send-ms", "300")
+    result, _ = rollout(
+        rabbit, work, queue, outbox, "--steps", "10,50", "--outbox", pg_database, "--strategy", "canary"
+    )
+    data = summary(result)
+    assert data["phase"] == "Healthy", data["reason"]
+    drains = [e["message"] for e in data["events"] if "drained and stopped" in e["message"]]
+    # the canary's 10 % process (1 listener) is drained when 50 % starts a new one; only canaries have an outbox
+    assert any("its outbox: drained (node(s)" in m for m in drains), drains
+
+
+def test_rows_left_by_a_vanished_node_are_reported_as_undrained(pg_database: str) -> None:
+    import psycopg
+
+    from critterops.rollout.local.outbox import OutboxWatch
+    from tests.watch import critter_tables
+
+    with psycopg.connect(pg_database, autocommit=True) as conn:
+        critter_tables.create_wolverine(conn, "wolverine")
+        node_id, number = critter_tables.add_node(conn, "wolverine")
+        _other_id, other = critter_tables.add_node(conn, "wolverine")
+        critter_tables.add_outgoing(conn, "wolverine", 3, destination="rabbitmq://queue/x", owner_id=number)
+        watch = OutboxWatch(pg_database)
+        before = watch.nodes()
+        assert before == {number, other}
+        critter_tables.remove_node(conn, "wolverine", node_id)  # a crash: the rows stay owned
+    gone, left, waited = watch.wait_released(before, timeout=1.0)
+    assert gone == {number} and left == 3 and waited >= 1.0

@@ -42,6 +42,7 @@ from critterops.plan.consumers import (
 )
 from critterops.rollout.engine import DEGRADED, HEALTHY, Action, Observation, RolloutSpec, State, advance, start
 from critterops.rollout.judges import Counts, Look
+from critterops.rollout.local.outbox import OutboxWatch
 from critterops.rollout.local.processes import LOOPBACK, VersionProcess, http_status, pid_alive
 from critterops.rollout.local.rabbit import Management, Publisher
 from critterops.rollout.runner import Progress
@@ -115,6 +116,7 @@ class ConsumerRollout:
             raise UserError("a consumer rollout needs --queue and --amqp")
         self.store, self.spec, self.runtime = store, spec, runtime
         self.management = Management(runtime.management) if runtime.management else None
+        self.outbox = OutboxWatch(runtime.outbox_dsn, runtime.outbox_schema) if runtime.outbox_dsn else None
         self.versions: dict[str, _Version] = {}
         self.last: dict[int, Totals] = {}
         self.look_at = 0.0
@@ -161,6 +163,10 @@ class ConsumerRollout:
         if self.management is not None:
             with contextlib.suppress(BackendError):
                 held = self.management.unacked_of([version.pid])
+        nodes: set[int] | None = None
+        if self.outbox is not None:
+            with contextlib.suppress(BackendError):
+                nodes = self.outbox.nodes()
         started = time.monotonic()
         timeout = self.runtime.drain_timeout_s
         if version.process is not None:
@@ -179,12 +185,29 @@ class ConsumerRollout:
         self.last.pop(version.pid, None)
         took = time.monotonic() - started
         holding = "" if held is None else f", holding {held} unacknowledged message(s) at SIGTERM"
+        outbox = self._outbox_after(nodes, max(1.0, timeout - took))
         if code == -signal.SIGKILL:
             return (
                 f"{label} did not drain within {timeout:g}s{holding}: killed; what it held returns to the queue "
-                "(at-least-once)"
+                f"(at-least-once){outbox}"
             )
-        return f"{label} drained and stopped in {took:.1f}s{holding}"
+        return f"{label} drained and stopped in {took:.1f}s{holding}{outbox}"
+
+    def _outbox_after(self, before: set[int] | None, timeout: float) -> str:
+        if self.outbox is None or before is None:
+            return ""
+        try:
+            gone, left, waited = self.outbox.wait_released(before, timeout)
+        except BackendError as error:
+            return f"; {error}"
+        if not gone:
+            return "; its outbox: no Wolverine node left wolverine_nodes"
+        if left:
+            return (
+                f"; its outbox: {left} outgoing envelope(s) still owned by node(s) {sorted(gone)} after {waited:.1f}s "
+                "(orphaned: another node's durability agent recovers them)"
+            )
+        return f"; its outbox: drained (node(s) {sorted(gone)} own no outgoing envelope)"
 
     # -- setup ----------------------------------------------------------------------------------------------
 
