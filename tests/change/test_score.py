@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from critterops.change.score import Levels, levels_for, range_risk, rule_severity, service_risk
@@ -60,7 +62,28 @@ def test_range_risk_does_not_grow_with_the_number_of_commits() -> None:
     assert range_risk([], LEVELS) is None
 
 
-def test_default_policy_defers_to_the_model_thresholds() -> None:
+def test_default_policy_lets_assess_choose_the_thresholds() -> None:
     from critterops.change.score import model_levels
 
-    assert levels_for(default_policy()) == model_levels()
+    assert levels_for(default_policy()) is None
+    shipped = model_levels()
+    assert 0 < shipped.medium < shipped.high < 1 and "held-out" in shipped.source
+
+
+def test_thresholds_relative_to_the_repository_s_recent_commits(tmp_path: Path) -> None:
+    from critterops.change.model import repository_levels
+    from tests.history.gitrepos import ALICE, BOB, DAY, T0, Git, lines
+
+    git = Git(tmp_path / "repo")
+    for i in range(45):
+        size = 3 if i % 10 else 400  # every tenth commit is large
+        files = {f"src/App/App/F{i % 7}.cs": lines(size + i)}
+        git.commit(f"change {i}", files, author=(ALICE, BOB)[i % 2], at=T0 + i * DAY)
+    assert repository_levels(git.repo(), "HEAD") is None  # too short a history to set thresholds on
+    for i in range(45, 120):
+        size = 3 if i % 10 else 400
+        files = {f"src/App/App/F{i % 7}.cs": lines(size + i)}
+        git.commit(f"change {i}", files, author=(ALICE, BOB)[i % 2], at=T0 + i * DAY)
+    levels = repository_levels(git.repo(), "HEAD")
+    assert levels is not None and 0 < levels.medium < levels.high < 1
+    assert "riskiest 8%" in levels.source and "last 119 commits" in levels.source

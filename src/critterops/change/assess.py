@@ -45,6 +45,14 @@ def _tests(change: ChangeSet, head_tests: dict[str, set[str]], affected: set[str
     return sorted(out.values(), key=lambda t: t.project)
 
 
+def _default_levels(repo: GitRepo, base: str) -> Levels:
+    """Thresholds relative to the repository's recent commits, else the shipped model's."""
+    from critterops.change.model import repository_levels
+    from critterops.change.score import model_levels
+
+    return repository_levels(repo, base) or model_levels()
+
+
 def assess(
     root: str | Path,
     base_ref: str | None,
@@ -63,11 +71,9 @@ def assess_with_systems(
     scorer: CommitScorer | None = None,
 ) -> tuple[RiskReport, System, System]:
     """The report, and the base and head systems it compared (the planner needs them)."""
-    if levels is None:
-        from critterops.change.score import model_levels
-
-        levels = model_levels() if scorer is not None else Levels()
     change = load_change(root, base_ref, head_ref, during=scorer)
+    if levels is None:
+        levels = _default_levels(change.repo, change.base) if scorer is not None else Levels()
     findings, head_owners, base_owners, _ = findings_for(change)
     # who owns each changed file: its own service, and services referencing a shared library, but not
     # everyone referencing the shared contracts project (the contract rules name the real users)

@@ -79,6 +79,7 @@ class Levels:
 
     medium: float = 0.3
     high: float = 0.6
+    source: str = ""  # where the thresholds come from, for the reason text
 
 
 def service_risk(
@@ -110,7 +111,9 @@ def service_risk(
         terms = ", ".join(f"{name}={_num(raw)} ({contrib:+.2f})" for name, contrib, raw in top.top_terms[:3])
         text = (
             f"model ({model_level}): riskiest of {len(commits)} commit(s) {top.sha[:10]} {top.subject!r}, "
-            f"calibrated P(needs a later fix) {p_model:.2f} (medium ≥ {levels.medium:.2f}, high ≥ {levels.high:.2f})"
+            f"calibrated P(needs a later fix) {p_model:.2f} (medium ≥ {levels.medium:.2f}, high ≥ {levels.high:.2f}"
+            + (f": {levels.source}" if levels.source else "")
+            + ")"
             + (f" — top terms {terms}" if terms else "")
         )
         reasons.append(((-_RANK[model_level], 40), Reason(text, float(_RANK[model_level]), None, ())))
@@ -160,14 +163,17 @@ def model_levels() -> Levels:
     from critterops.history.model import load_default_model
 
     chosen = load_default_model().levels
-    return Levels(chosen.medium, chosen.high) if chosen is not None else Levels()
+    if chosen is None:
+        return Levels()
+    return Levels(chosen.medium, chosen.high, "the shipped model's, set on held-out repositories")
 
 
-def levels_for(policy: object) -> Levels:
-    """The policy's ``risk: {medium, high}`` when the file sets them, else the model's thresholds."""
+def levels_for(policy: object) -> Levels | None:
+    """The policy's ``risk: {medium, high}`` when the file sets them; ``None`` lets ``assess`` choose
+    (thresholds relative to the repository's recent commits, else the shipped model's)."""
     risk = getattr(policy, "risk", None)
     provenance = getattr(policy, "provenance", {}) or {}
     explicit = any(provenance.get(f"risk.{key}", "default") != "default" for key in ("medium", "high"))
     if risk is not None and explicit:
-        return Levels(float(risk.medium), float(risk.high))
-    return model_levels()
+        return Levels(float(risk.medium), float(risk.high), "critterops.yaml")
+    return None
