@@ -103,7 +103,8 @@ def run(resamples: int, names: tuple[str, ...] = FEATURES, library: bool = False
     p_kamei = kamei.predict_many(matrix(rows, KAMEI_FEATURES))
     assert ours.levels is not None
     shares = {s.level: s for s in level_shares(y, p_ours, ours.levels.medium, ours.levels.high)}
-    before = ours.predict_many(matrix(list(target.rows[: test[0]]), ours.features))
+    # what `risk` does by default (change.model.repository_levels): the last 200 commits before the cut
+    before = ours.predict_many(matrix(list(target.rows[max(0, test[0] - 200) : test[0]]), ours.features))
     own_medium = float(np.quantile(before, 1 - MEDIUM_SHARE))
     own_high = float(np.quantile(before, 1 - HIGH_SHARE))
     own = {s.level: s for s in level_shares(y, p_ours, own_medium, own_high)}

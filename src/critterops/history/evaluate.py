@@ -465,16 +465,13 @@ def shipped_evaluation(
 
 
 def _suggest_levels(labels: Vector, p: Vector, high: float) -> tuple[tuple[LevelShare, ...], str]:
-    """Thresholds at which this repository's own scores put about 8% of commits at ``high`` and 25% at
-    ``medium`` or above, when the shipped thresholds flag far more or fewer (a repository whose
-    commits are larger or smaller than the corpus's)."""
+    """The levels ``risk`` uses by default on this repository: thresholds at its own riskiest 8% (high)
+    and 25% (medium) of commits (``change.model.repository_levels``), here set on the evaluated commits."""
     from critterops.history.train import HIGH_SHARE, MEDIUM_SHARE
 
     if p.size < MIN_TEST_COMMITS:
         return (), ""
     share = float(np.mean(p >= high))
-    if HIGH_SHARE / 2 <= share <= 2 * HIGH_SHARE:
-        return (), ""
     medium_at = round(float(np.quantile(p, 1 - MEDIUM_SHARE)), 2)
     high_at = round(float(np.quantile(p, 1 - HIGH_SHARE)), 2)
     if not 0 < medium_at < high_at < 1:
@@ -482,10 +479,12 @@ def _suggest_levels(labels: Vector, p: Vector, high: float) -> tuple[tuple[Level
     shares = level_shares(labels, p, medium_at, high_at)
     caught = shares[0]
     return shares, (
-        f"The shipped thresholds put {share:.0%} of this repository's commits at high. With "
-        f"`risk: {{medium: {medium_at}, high: {high_at}}}` in critterops.yaml, high would flag "
-        f"{caught.share_of_commits:.0%} of these commits and hold {caught.share_of_positives:.0%} of the later-fixed "
-        "ones (chosen on these same commits, so optimistic)."
+        f"The shipped thresholds put {share:.0%} of these commits at high. By default `risk` sets the thresholds "
+        f"from the repository's own recent commits (its riskiest {HIGH_SHARE:.0%} at high); on these commits that "
+        f"is high at p ≥ {high_at}, medium at p ≥ {medium_at}: high flags {caught.share_of_commits:.0%} of them "
+        f"and holds {caught.share_of_positives:.0%} of the later-fixed ones (thresholds set on these same commits, "
+        f"so slightly optimistic). To fix them instead: `risk: {{medium: {medium_at}, high: {high_at}}}` in "
+        "critterops.yaml."
     )
 
 
