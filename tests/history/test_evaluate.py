@@ -181,6 +181,7 @@ def test_the_shipped_model_is_evaluated_after_the_time_cut_on_an_unknown_reposit
     assert {"sha", "date", "p", "level", "top_terms", "label"} <= set(data["scored"][0])
     text = history_text(report)
     assert "The model that ships, out of sample" in text and "ECE" in text and "of later-fixed" in text
+    assert report.shipped_vs_kamei_all is not None and "shipped model − plain Kamei: ΔAUC" in text
 
 
 def test_a_corpus_repository_is_evaluated_with_the_model_trained_without_it() -> None:

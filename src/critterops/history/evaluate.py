@@ -199,6 +199,8 @@ class HistoryReport:
     seed: int
     resamples: int
     shipped: ShippedEvaluation | None = None
+    shipped_vs_kamei_all: PairedDifference | None = None
+    shipped_vs_kamei_source: PairedDifference | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able data (NaN becomes null)."""
@@ -303,6 +305,12 @@ def evaluate_labelled(
     paired_source = paired_auc_difference(
         labels[source], scores["ours"][source], scores["kamei"][source], resamples=resamples, seed=seed
     )
+    shipped_paired = (
+        paired_auc_difference(labels, scores["shipped"], scores["kamei"], resamples=resamples, seed=seed),
+        paired_auc_difference(
+            labels[source], scores["shipped"][source], scores["kamei"][source], resamples=resamples, seed=seed
+        ),
+    )
     last_train = splits[-1]
     verdict, reasons = _verdict(results, paired_all, paired_source, history, last_train, int(labels.sum()))
     return base.report(
@@ -315,6 +323,7 @@ def evaluate_labelled(
         subsets=(_subset("all", labels), _subset("source", labels[source])),
         results=results,
         paired=(paired_all, paired_source),
+        shipped_paired=shipped_paired,
         verdict=verdict,
         reasons=reasons,
         excluded=len(commits) - len(mature_commits(history, gap)),
@@ -767,6 +776,7 @@ class _Base:
         subsets: tuple[Subset, ...] = (),
         results: tuple[ModelResult, ...] = (),
         paired: tuple[PairedDifference | None, PairedDifference | None] = (None, None),
+        shipped_paired: tuple[PairedDifference | None, PairedDifference | None] = (None, None),
         reasons: tuple[str, ...] = (),
         excluded: int = 0,
         shipped: ShippedEvaluation | None = None,
@@ -794,6 +804,8 @@ class _Base:
             results=results,
             ours_vs_kamei_all=paired[0],
             ours_vs_kamei_source=paired[1],
+            shipped_vs_kamei_all=shipped_paired[0],
+            shipped_vs_kamei_source=shipped_paired[1],
             verdict=verdict,
             reasons=reasons,
             notes=self._notes(excluded),

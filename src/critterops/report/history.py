@@ -47,12 +47,12 @@ def _subset_line(subset: Subset | None) -> str:
     return f"{subset.commits} commits, {subset.positives} later fixed (base rate {subset.base_rate:.1%})"
 
 
-def _paired_line(paired: PairedDifference | None) -> str:
+def _paired_line(paired: PairedDifference | None, who: str = "ours") -> str:
     if paired is None:
-        return "ours − plain Kamei: not computable (one class)"
+        return f"{who} − plain Kamei: not computable (one class)"
     d = paired.difference
     return (
-        f"ours − plain Kamei: ΔAUC {d.value:+.3f} (95% CI {d.low:+.3f} to {d.high:+.3f}, "
+        f"{who} − plain Kamei: ΔAUC {d.value:+.3f} (95% CI {d.low:+.3f} to {d.high:+.3f}, "
         f"one-sided p = {paired.p_one_sided:.3f})"
     )
 
@@ -143,6 +143,8 @@ def history_text(report: HistoryReport) -> str:
     for scope, title in _SCOPES:
         lines += ["", f"{title}: {_subset_line(_subset(report, scope))}", *_text_table(_rows(report, scope))]
         lines.append(_paired_line(report.ours_vs_kamei_all if scope == "all" else report.ours_vs_kamei_source))
+        shipped = report.shipped_vs_kamei_all if scope == "all" else report.shipped_vs_kamei_source
+        lines.append(_paired_line(shipped, "shipped model"))
     lines += ["", report.verdict]
     if report.reasons:
         lines += ["Likely reasons:", *(f"  - {r}" for r in report.reasons)]
@@ -173,7 +175,9 @@ def history_markdown(report: HistoryReport) -> str:
     for scope, title in _SCOPES:
         paired = report.ours_vs_kamei_all if scope == "all" else report.ours_vs_kamei_source
         lines += ["", f"### {title}", "", _subset_line(_subset(report, scope)), ""]
+        shipped = report.shipped_vs_kamei_all if scope == "all" else report.shipped_vs_kamei_source
         lines += [*_md_table(_rows(report, scope)), "", _paired_line(paired)]
+        lines += ["", _paired_line(shipped, "shipped model")]
     lines += ["", f"**Verdict.** {report.verdict}"]
     if report.reasons:
         lines += ["", "Likely reasons:", "", *(f"- {r}" for r in report.reasons)]
