@@ -213,7 +213,11 @@ def main() -> int:
             rollout("sigkill", (), during=kill_canary_after(15)),
         ]
         for row in results["loss"]:
-            print(json.dumps({k: row.get(k) for k in ("scenario", "phase", "published", "lost", "duplicates")}))
+            print(
+                json.dumps(
+                    {k: row.get(k) for k in ("scenario", "phase", "published", "lost", "duplicates", "redelivered")}
+                )
+            )
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
     return 0

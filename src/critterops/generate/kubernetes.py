@@ -62,7 +62,6 @@ DRAIN_MARGIN_S = 15  # beyond the drain timeout: the host's own shutdown after i
 # kubelet rewrites on its periodic pod sync (--sync-frequency, 1 m by default), not at once: the old version keeps
 # consuming (scaleDownDelaySeconds) until the new one has surely started its listeners.
 ROLE_REFRESH_S = 120
-HANDLER_LATENCY_P95_MS = 1000.0  # handling-time limit when the policy's thresholds name none
 
 
 def waivers(*reasons: str) -> dict[str, str]:
@@ -856,7 +855,7 @@ def analysis_template(ctx: KitContext, service: Service, deploy: Deploy, env: En
     if contract.traffic(service) == "messages":
         # a consumer has no HTTP to judge: its handling time too (Wolverine's wolverine-execution-time)
         bucket = getattr(m, "handler_duration_bucket", catalog.WOLVERINE_EXECUTION_TIME + "_bucket")
-        limit = getattr(t, "handler_latency_p95_ms", None) or HANDLER_LATENCY_P95_MS
+        limit = t.handler_latency_p95_ms
         metrics.append(
             metric(
                 "handler-latency-p95-ms",

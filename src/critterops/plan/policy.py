@@ -125,6 +125,7 @@ class Thresholds:
     http_error_rate: float = 0.01  # share of 5xx responses, 0..1
     http_latency_p95_ms: float = 500.0
     handler_failure_rate: float = 0.02  # Wolverine execution failures / messages handled, 0..1
+    handler_latency_p95_ms: float = 1000.0  # Wolverine execution time, 95th percentile (consumer canaries)
     dead_letters: float = 0.0  # new dead letters allowed during the analysis window
     projection_lag_events: float = 100.0  # Marten async projection lag (events) allowed at cut-over
     outbox_backlog: float = 1000.0  # pending outbox envelopes
@@ -392,6 +393,7 @@ _THRESHOLD_RULES: Final[dict[str, dict[str, Any]]] = {
     "http_error_rate": {"low": 0, "high": 1, "allowed": "a share from 0 to 1, e.g. 0.01 for 1 %"},
     "http_latency_p95_ms": {"low": 0, "low_open": True, "allowed": "milliseconds above 0"},
     "handler_failure_rate": {"low": 0, "high": 1, "allowed": "a share from 0 to 1, e.g. 0.02 for 2 %"},
+    "handler_latency_p95_ms": {"low": 0, "low_open": True, "allowed": "milliseconds above 0"},
     "dead_letters": {"low": 0, "allowed": "a count from 0"},
     "projection_lag_events": {"low": 0, "allowed": "a number of events from 0"},
     "outbox_backlog": {"low": 0, "allowed": "a number of messages from 0"},

@@ -25,8 +25,8 @@ It behaves as Wolverine's RabbitMQ listener does where a rollout can tell (Wolve
 - **drains on SIGTERM**: cancels its consumers, lets the message in hand finish and be acked, hands the
   prefetched ones back to the queue, and exits.
 
-Every outcome is appended to ``--ledger`` (``<message-id> <version> ok|dead``) *before* the ack, so a crash
-between the two gives a duplicate, never a loss: the benchmark checks every published id against it.
+Every outcome is appended to ``--ledger`` (``<message-id> <version> ok|dead <redelivered 0|1>``) *before* the
+ack, so a crash between the two gives a duplicate, never a loss: the benchmark checks every published id.
 """
 
 from __future__ import annotations
@@ -117,9 +117,9 @@ class Ledger:
     def __init__(self, path: Path | None) -> None:
         self.fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644) if path else None
 
-    def write(self, message_id: str, version: str, outcome: str) -> None:
+    def write(self, message_id: str, version: str, outcome: str, redelivered: bool = False) -> None:
         if self.fd is not None:
-            os.write(self.fd, f"{message_id} {version} {outcome}\n".encode())
+            os.write(self.fd, f"{message_id} {version} {outcome} {int(redelivered)}\n".encode())
 
 
 class Outbox:
@@ -259,10 +259,10 @@ class Listener(threading.Thread):
             if ok:
                 if app.outbox is not None:
                     app.outbox.cascade("Demo.Handled")  # in the handler's transaction, before the ack
-                app.ledger.write(message_id, app.version, "ok")
+                app.ledger.write(message_id, app.version, "ok", bool(method.redelivered))
                 channel.basic_ack(method.delivery_tag)
             elif dead:
-                app.ledger.write(message_id, app.version, "dead")
+                app.ledger.write(message_id, app.version, "dead", bool(method.redelivered))
                 channel.basic_nack(method.delivery_tag, requeue=False)  # the broker dead-letters it
             else:
                 headers[ATTEMPTS_HEADER] = attempt + 1

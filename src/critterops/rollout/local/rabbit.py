@@ -193,6 +193,7 @@ class Accounting:
     duplicates: int  # outcomes beyond the first, per id (at-least-once delivery)
     lost: list[str] = field(default_factory=list)
     by_version: dict[str, int] = field(default_factory=dict)  # ok outcomes per version
+    redelivered: int = 0  # outcomes of messages the broker delivered again (a consumer died or gave them back)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -203,17 +204,20 @@ class Accounting:
             "lost": len(self.lost),
             "lost_ids": self.lost[:20],
             "handled_by_version": self.by_version,
+            "redelivered": self.redelivered,
         }
 
 
 def read_ledger(path: Path) -> list[tuple[str, str, str]]:
+    """``(message id, version, outcome)`` per line; an outcome of a redelivered message ends in ``*``."""
     if not path.is_file():
         return []
     rows = []
     for line in path.read_text(encoding="ascii", errors="replace").splitlines():
         parts = line.split()
-        if len(parts) == 3:
-            rows.append((parts[0], parts[1], parts[2]))
+        if len(parts) in (3, 4):
+            redelivered = len(parts) == 4 and parts[3] == "1"
+            rows.append((parts[0], parts[1], parts[2] + ("*" if redelivered else "")))
     return rows
 
 
@@ -237,12 +241,13 @@ def drain_dead_letters(amqp: str, queue: str = DEAD_LETTER) -> list[str]:
 
 def account(published: list[str], ledger: list[tuple[str, str, str]], dead: list[str]) -> Accounting:
     outcomes = Counter(message_id for message_id, _, _ in ledger)
-    ok = {message_id for message_id, _, outcome in ledger if outcome == "ok"}
-    dead_ids = set(dead) | {message_id for message_id, _, outcome in ledger if outcome == "dead"}
+    ok = {message_id for message_id, _, outcome in ledger if outcome.rstrip("*") == "ok"}
+    dead_ids = set(dead) | {message_id for message_id, _, outcome in ledger if outcome.rstrip("*") == "dead"}
     lost = [message_id for message_id in published if message_id not in ok and message_id not in dead_ids]
-    by_version: Counter[str] = Counter(version for _, version, outcome in ledger if outcome == "ok")
+    by_version: Counter[str] = Counter(version for _, version, outcome in ledger if outcome.rstrip("*") == "ok")
     duplicates = sum(count - 1 for count in outcomes.values() if count > 1)
-    return Accounting(len(published), len(ok), len(dead_ids), duplicates, lost, dict(by_version))
+    redelivered = sum(1 for _, _, outcome in ledger if outcome.endswith("*"))
+    return Accounting(len(published), len(ok), len(dead_ids), duplicates, lost, dict(by_version), redelivered)
 
 
 __all__ = [
