@@ -195,7 +195,9 @@ class ServicePolicy:
 
 @dataclass(frozen=True, slots=True)
 class RiskLevels:
-    """A change whose risk score is >= ``medium`` is medium risk, >= ``high`` high risk."""
+    """Levels of the model's calibrated probability that a commit is later fixed: ``>= medium`` is medium,
+    ``>= high`` high. Used only when ``critterops.yaml`` sets them; otherwise ``risk`` takes the repository's
+    own thresholds (its riskiest 25 % / 8 % of recent commits, critterops.change.score.levels_for)."""
 
     medium: float = 0.3
     high: float = 0.6
@@ -740,7 +742,7 @@ def explain_policy(policy: Policy) -> str:
     for title, section, obj in (
         ("Thresholds (analysis gates fail above these)", "thresholds", policy.thresholds),
         ("Metric names (Prometheus)", "metrics", policy.metrics),
-        ("Risk levels (score at or above)", "risk", policy.risk),
+        ("Risk levels (calibrated p at or above; only when set here, else the repository's own)", "risk", policy.risk),
     ):
         lines += ["", title]
         for key, value in _fields(obj).items():
