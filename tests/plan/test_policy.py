@@ -804,7 +804,9 @@ def test_explain_names_the_provenance_of_each_value(write_repo: WriteRepo) -> No
     assert row(text, thresholds, "http_error_rate") == ("0.005", source)
     assert row(text, thresholds, "dead_letters") == ("0", "default")
     assert row(text, "Metric names (Prometheus)", "handler_failed") == ("wolverine_execution_failure_total", source)
-    assert row(text, "Risk levels (calibrated p at or above; only when set here, else the repository's own)", "medium") == ("0.25", source)
+    assert row(
+        text, "Risk levels (calibrated p at or above; only when set here, else the repository's own)", "medium"
+    ) == ("0.25", source)
     assert row(text, "Service orders-api", "strategy") == ("blue-green", source)
     assert row(text, "Service orders-api", "thresholds.handler_failure_rate") == ("0.01", source)
     assert row(text, "Service storefront-web", "strategy") == ("chosen from risk", "default")

@@ -406,7 +406,8 @@ def _stop(store: Any) -> int:
     if runtime.queue:
         rollout.reattach()
     rollout.shutdown()
-    print(f"stopped the processes and HAProxy of the {spec.service} rollout")
+    what = "drained and stopped the versions" if runtime.queue else "stopped the processes and HAProxy"
+    print(f"{what} of the {spec.service} rollout")
     return 0
 
 

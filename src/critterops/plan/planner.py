@@ -159,12 +159,12 @@ def _consumer_strategy(decision: _Decision, service: Service, forced: list[str])
             decision.warnings.append(
                 f"{service.name}: both versions consume its queues during the canary, so each must handle the other's "
                 f"messages ({forced[0]}). For blue/green, bind opts.DisableAllExternalListeners to "
-                "CRITTEROPS_ROLE == \"preview\" and start the listeners when CRITTEROPS_ROLE_FILE turns \"active\""
+                'CRITTEROPS_ROLE == "preview" and start the listeners when CRITTEROPS_ROLE_FILE turns "active"'
             )
     elif decision.strategy == "blue-green":
         decision.warnings.append(
             f"{service.name}: its blue/green preview also consumes messages before promotion (Wolverine's listeners "
-            "start with the host); bind opts.DisableAllExternalListeners to CRITTEROPS_ROLE == \"preview\" to hold them"
+            'start with the host); bind opts.DisableAllExternalListeners to CRITTEROPS_ROLE == "preview" to hold them'
         )
     if decision.strategy == "canary" and traffic == "messages":
         decision.why.append(
