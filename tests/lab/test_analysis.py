@@ -14,13 +14,12 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
-from typing import Any
 
 import pytest
 
 from .cluster import get, wait_for
 from .telemetry import PodStandins, query
-from .test_rollouts import deploy, new_image, rollout
+from .test_rollouts import analysis_runs, deploy, new_image, outcome, rollout
 
 SERVICE = "payments-api"
 
@@ -43,19 +42,6 @@ def tag() -> str:
     return uuid.uuid4().hex[:12]  # a fresh pod-template hash per test: no series of another test matches
 
 
-def outcome(lab: ModuleType, ns: str, first_stable: str) -> str | None:
-    status = rollout(lab, ns, SERVICE).get("status", {})
-    if status.get("abort"):
-        return "aborted"
-    if status.get("phase") == "Healthy" and status.get("stableRS") not in (None, first_stable):
-        return "promoted"
-    return None
-
-
-def analysis_runs(lab: ModuleType, ns: str) -> list[dict[str, Any]]:
-    return get(lab, f"/apis/argoproj.io/v1alpha1/namespaces/{ns}/analysisruns")["items"]
-
-
 def run_canary(
     lab: ModuleType,
     kit: Path,
@@ -72,7 +58,9 @@ def run_canary(
         first = rollout(lab, ns, SERVICE)["status"]["stableRS"]
         new_image(lab, ns, SERVICE, new)
         try:
-            result = wait_for("the canary promoted or aborted", lambda: outcome(lab, ns, first), timeout=timeout)
+            result = wait_for(
+                "the canary promoted or aborted", lambda: outcome(lab, ns, SERVICE, first), timeout=timeout
+            )
         except AssertionError:
             return None
         if then is not None:

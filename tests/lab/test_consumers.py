@@ -38,7 +38,7 @@ from critterops.plan import consumers as contract
 from .cluster import dump, get, kubectl, wait_for
 from .kits import for_lab, into_namespace, render
 from .telemetry import PodStandins, query
-from .test_rollouts import healthy, lab_prometheus, new_image, promote, rollout
+from .test_rollouts import analysis_runs, healthy, lab_prometheus, new_image, outcome, promote, rollout
 
 WORKER = "fulfillment-worker"
 SUCCEEDED = "wolverine_messages_succeeded_Messages_total"
@@ -113,19 +113,6 @@ def roles(pod_list: list[dict[str, Any]]) -> set[str]:
     return {p["metadata"]["labels"].get(contract.ROLE_LABEL, "") for p in pod_list}
 
 
-def outcome(lab: ModuleType, ns: str, first_stable: str) -> str | None:
-    status = rollout(lab, ns, WORKER).get("status", {})
-    if status.get("abort"):
-        return "aborted"
-    if status.get("phase") == "Healthy" and status.get("stableRS") not in (None, first_stable):
-        return "promoted"
-    return None
-
-
-def analysis_runs(lab: ModuleType, ns: str) -> list[dict[str, Any]]:
-    return get(lab, f"/apis/argoproj.io/v1alpha1/namespaces/{ns}/analysisruns")["items"]
-
-
 def metric_phases(lab: ModuleType, ns: str) -> dict[str, set[str]]:
     phases: dict[str, set[str]] = {}
     for run in analysis_runs(lab, ns):
@@ -154,7 +141,7 @@ def run_canary(
         def done() -> str | None:
             if watch is not None:
                 watch()
-            return outcome(lab, ns, first)
+            return outcome(lab, ns, WORKER, first)
 
         try:
             return str(wait_for("the canary promoted or aborted", done, timeout=170))
@@ -266,7 +253,7 @@ def test_consumer_blue_green_preview_consumes_nothing_until_promoted(
         wait_for("the pause for promotion", lambda: rollout(lab, ns, WORKER)["status"].get("pauseConditions"))
         assert roles(by_hash(lab, ns)[new]) == {contract.PREVIEW}
         promote(lab, ns, WORKER)
-        wait_for("promoted", lambda: outcome(lab, ns, old) == "promoted", timeout=60)
+        wait_for("promoted", lambda: outcome(lab, ns, WORKER, old) == "promoted", timeout=60)
         # Argo moved activeMetadata to the new pods; the old ones lost the label while they wait to scale down
         wait_for("the new pods active", lambda: roles(by_hash(lab, ns).get(new, [])) == {contract.ACTIVE}, timeout=30)
         started = time.monotonic()
@@ -285,7 +272,7 @@ def test_consumer_blue_green_preview_that_consumes_is_aborted_by_argo(
         deploy_worker(lab, held_kit, ns)
         old = rollout(lab, ns, WORKER)["status"]["stableRS"]
         new_image(lab, ns, WORKER, new_tag)
-        assert wait_for("aborted", lambda: outcome(lab, ns, old), timeout=90) == "aborted"
+        assert wait_for("aborted", lambda: outcome(lab, ns, WORKER, old), timeout=90) == "aborted"
     assert metric_phases(lab, ns)["preview-consumed-nothing"] == {"Failed"}
     status = rollout(lab, ns, WORKER)["status"]
     assert status["stableRS"] == old and status["blueGreen"]["activeSelector"] == old

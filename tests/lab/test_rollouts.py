@@ -36,6 +36,20 @@ def rollout(lab: ModuleType, ns: str, name: str) -> dict[str, Any]:
     return get(lab, f"{ROLLOUTS.format(ns=ns)}/{name}")
 
 
+def outcome(lab: ModuleType, ns: str, service: str, first_stable: str) -> str | None:
+    """``aborted``, ``promoted`` (healthy on a stable ReplicaSet other than ``first_stable``), or None yet."""
+    status = rollout(lab, ns, service).get("status", {})
+    if status.get("abort"):
+        return "aborted"
+    if status.get("phase") == "Healthy" and status.get("stableRS") not in (None, first_stable):
+        return "promoted"
+    return None
+
+
+def analysis_runs(lab: ModuleType, ns: str) -> list[dict[str, Any]]:
+    return get(lab, f"/apis/argoproj.io/v1alpha1/namespaces/{ns}/analysisruns")["items"]
+
+
 def healthy(lab: ModuleType, ns: str, name: str) -> bool:
     ro = rollout(lab, ns, name)
     status = ro.get("status", {})
@@ -141,7 +155,7 @@ def _walk(lab: ModuleType, example_kit: Path, ns: str) -> None:
 
     wait_for("payments-api promoted to the new version", finished, timeout=180, every=0.3)
     assert seen_steps >= {1, len(steps)}, f"steps seen {sorted(seen_steps)} of {len(steps)}"
-    runs = get(lab, f"/apis/argoproj.io/v1alpha1/namespaces/{ns}/analysisruns")["items"]
+    runs = analysis_runs(lab, ns)
     assert runs, "the analysis steps created no AnalysisRun"
 
 
@@ -188,7 +202,7 @@ def _analysis_story(lab: ModuleType, ns: str, name: str) -> str:
     """What Argo said: the Rollout's phase and message, each AnalysisRun's phase and metric results, the Jobs."""
     status = rollout(lab, ns, name).get("status", {})
     lines = [f"rollout: {status.get('phase')} {status.get('message', '')} pause={status.get('pauseConditions')}"]
-    for run in get(lab, f"/apis/argoproj.io/v1alpha1/namespaces/{ns}/analysisruns")["items"]:
+    for run in analysis_runs(lab, ns):
         st = run.get("status", {})
         lines.append(f"run {run['metadata']['name']}: {st.get('phase')} {st.get('message', '')}")
         for m in st.get("metricResults", []):
@@ -252,7 +266,7 @@ def _blue_green(lab: ModuleType, example_kit: Path, ns: str) -> None:
 
     # who exercised the preview: the pre-promotion analysis ran the smoke-traffic job against it, admitted
     # under restricted Pod Security, next to the Prometheus metrics of the new version
-    runs = get(lab, f"/apis/argoproj.io/v1alpha1/namespaces/{ns}/analysisruns")["items"]
+    runs = analysis_runs(lab, ns)
     pre = [r for r in runs if r["metadata"].get("labels", {}).get("rollout-type") == "PrePromotion"]
     assert pre, [r["metadata"]["name"] for r in runs]
     results = {m["name"]: m for m in pre[-1]["status"]["metricResults"]}

@@ -61,7 +61,36 @@ def _delta(now: ServerStats, before: ServerStats | None) -> Counts:
     return Counts(requests, min(max(errors, 0), requests), latency)
 
 
-class LocalRollout:
+class Driven:
+    """The loop every local rollout shares: tick until promoted or rolled back, holding the controller lock."""
+
+    store: Store
+    state: State | None
+
+    def tick(self, now: float) -> Progress:
+        raise NotImplementedError
+
+    def _finish(self) -> None:
+        """What the loop leaves behind when it ends, however it ends."""
+
+    def run(self, tick_s: float = 0.5, on_progress: Callable[[Progress], None] | None = None) -> State:
+        assert self.state is not None
+        self.store.claim()
+        try:
+            while self.state.phase not in (HEALTHY, DEGRADED):
+                progress = self.tick(time.time())
+                if on_progress:
+                    on_progress(progress)
+                if self.state.phase in (HEALTHY, DEGRADED):
+                    break
+                time.sleep(tick_s)
+        finally:
+            self._finish()
+            self.store.release()
+        return self.state
+
+
+class LocalRollout(Driven):
     """One rollout of one service on this machine."""
 
     def __init__(self, store: Store, spec: RolloutSpec, runtime: Runtime) -> None:
@@ -193,21 +222,6 @@ class LocalRollout:
 
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(pid, signal.SIGTERM)
-
-    def run(self, tick_s: float = 0.5, on_progress: Callable[[Progress], None] | None = None) -> State:
-        assert self.state is not None
-        self.store.claim()
-        try:
-            while self.state.phase not in (HEALTHY, DEGRADED):
-                progress = self.tick(time.time())
-                if on_progress:
-                    on_progress(progress)
-                if self.state.phase in (HEALTHY, DEGRADED):
-                    break
-                time.sleep(tick_s)
-        finally:
-            self.store.release()
-        return self.state
 
     def shutdown(self) -> None:
         """Stop everything this rollout started (the demo and tests call this at the end)."""

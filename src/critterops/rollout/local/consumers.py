@@ -26,7 +26,6 @@ import http.client
 import os
 import signal
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -40,12 +39,12 @@ from critterops.plan.consumers import (
     VERSION_ENV,
     listener_split,
 )
-from critterops.rollout.engine import DEGRADED, HEALTHY, Action, Observation, RolloutSpec, State, advance, start
+from critterops.rollout.engine import Action, Observation, RolloutSpec, State, advance, start
 from critterops.rollout.judges import Counts, Look
 from critterops.rollout.local.outbox import OutboxWatch
 from critterops.rollout.local.processes import LOOPBACK, VersionProcess, http_status, pid_alive
 from critterops.rollout.local.rabbit import Management, Publisher
-from critterops.rollout.runner import Progress
+from critterops.rollout.runner import Driven, Progress
 from critterops.rollout.store import Runtime, Store
 from critterops.watch import promtext
 
@@ -108,7 +107,7 @@ class _Step:
     received: dict[str, float] = field(default_factory=lambda: {STABLE: 0.0, CANARY: 0.0})
 
 
-class ConsumerRollout:
+class ConsumerRollout(Driven):
     """One rollout of one message-consuming service on this machine (same interface as LocalRollout)."""
 
     def __init__(self, store: Store, spec: RolloutSpec, runtime: Runtime) -> None:
@@ -389,22 +388,10 @@ class ConsumerRollout:
         if version is not None:
             self._log(self._drain(version, label))
 
-    def run(self, tick_s: float = 0.5, on_progress: Callable[[Progress], None] | None = None) -> State:
+    def _finish(self) -> None:
         assert self.state is not None
-        self.store.claim()
-        try:
-            while self.state.phase not in (HEALTHY, DEGRADED):
-                progress = self.tick(time.time())
-                if on_progress:
-                    on_progress(progress)
-                if self.state.phase in (HEALTHY, DEGRADED):
-                    break
-                time.sleep(tick_s)
-        finally:
-            self.store.save_rollout(self.spec, self.runtime)
-            self.store.save_state(self.state)
-            self.store.release()
-        return self.state
+        self.store.save_rollout(self.spec, self.runtime)
+        self.store.save_state(self.state)
 
     def start_load(self, rps: float) -> Publisher:
         assert self.runtime.amqp and self.runtime.queue
