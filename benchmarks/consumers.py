@@ -141,7 +141,8 @@ def rollout(
     wait_empty(queue)
     subprocess.run([PY, "-m", "critterops.cli", "deploy", "stop", "--service", "worker", "--state-dir", str(state)],
                    capture_output=True, check=False)  # fmt: skip
-    accounting = account((folder / "published").read_text().split(), read_ledger(ledger), dead_letters(queue))
+    queued = drain_dead_letters(AMQP, queue)  # handed back by a stopping version after the last statistics
+    accounting = account((folder / "published").read_text().split(), read_ledger(ledger), dead_letters(queue), queued)
     try:
         summary = json.loads(out[out.index("{\n") :])
     except ValueError:

@@ -194,6 +194,7 @@ class Accounting:
     lost: list[str] = field(default_factory=list)
     by_version: dict[str, int] = field(default_factory=dict)  # ok outcomes per version
     redelivered: int = 0  # outcomes of messages the broker delivered again (a consumer died or gave them back)
+    queued: int = 0  # still in the queue, safe, when the count was made
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -205,6 +206,7 @@ class Accounting:
             "lost_ids": self.lost[:20],
             "handled_by_version": self.by_version,
             "redelivered": self.redelivered,
+            "queued": self.queued,
         }
 
 
@@ -239,15 +241,21 @@ def drain_dead_letters(amqp: str, queue: str = DEAD_LETTER) -> list[str]:
     return ids
 
 
-def account(published: list[str], ledger: list[tuple[str, str, str]], dead: list[str]) -> Accounting:
+def account(
+    published: list[str], ledger: list[tuple[str, str, str]], dead: list[str], queued: list[str] | None = None
+) -> Accounting:
+    """``queued``: ids still in the queue when the count is made (not handled yet, and not lost)."""
     outcomes = Counter(message_id for message_id, _, _ in ledger)
     ok = {message_id for message_id, _, outcome in ledger if outcome.rstrip("*") == "ok"}
     dead_ids = set(dead) | {message_id for message_id, _, outcome in ledger if outcome.rstrip("*") == "dead"}
-    lost = [message_id for message_id in published if message_id not in ok and message_id not in dead_ids]
+    waiting = set(queued or ())
+    lost = [m for m in published if m not in ok and m not in dead_ids and m not in waiting]
     by_version: Counter[str] = Counter(version for _, version, outcome in ledger if outcome.rstrip("*") == "ok")
     duplicates = sum(count - 1 for count in outcomes.values() if count > 1)
     redelivered = sum(1 for _, _, outcome in ledger if outcome.endswith("*"))
-    return Accounting(len(published), len(ok), len(dead_ids), duplicates, lost, dict(by_version), redelivered)
+    return Accounting(
+        len(published), len(ok), len(dead_ids), duplicates, lost, dict(by_version), redelivered, len(waiting)
+    )
 
 
 __all__ = [
