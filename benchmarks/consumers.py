@@ -49,12 +49,7 @@ def consumer(queue: str, ledger: Path, version: str, *extra: str) -> list[str]:
 
 
 def wait_empty(queue: str, timeout: float = 120) -> None:
-    management = Management(MANAGEMENT)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if management.queue(queue).get("messages", 1) == 0:
-            return
-        time.sleep(0.5)
+    Management(MANAGEMENT).wait_for_queue(queue, empty=True, timeout=timeout)
 
 
 def dead_letters(queue: str) -> list[str]:
@@ -124,14 +119,7 @@ def rollout(
     ]  # fmt: skip
     started = time.monotonic()
     process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    management = Management(MANAGEMENT)
-    while time.monotonic() - started < 60:
-        try:
-            if management.queue(queue).get("name") == queue:
-                break
-        except Exception:
-            pass
-        time.sleep(0.2)
+    Management(MANAGEMENT).wait_for_queue(queue)
     publisher = Publisher(AMQP, queue, 300, record=folder / "published", prefix=queue).start()
     if during is not None:
         during(state, process)

@@ -12,7 +12,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -74,35 +73,16 @@ def rollout(
         stderr=subprocess.PIPE,
         text=True,
     )
-    _wait_for_queue(rabbit, queue)
+    assert Management(rabbit.management_url).wait_for_queue(queue), f"{queue} was never declared"
     publisher.start()
     out, err = process.communicate(timeout=240)
     publisher.stop()
     return subprocess.CompletedProcess(process.args, process.returncode, out, err), publisher
 
 
-def _wait_for_queue(rabbit: Rabbit, queue: str, timeout: float = 60) -> None:
-    management = Management(rabbit.management_url)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if management.queue(queue).get("name") == queue:
-                return
-        except Exception:
-            pass
-        time.sleep(0.2)
-    raise AssertionError(f"{queue} was never declared")
-
-
 def settle_and_account(rabbit: Rabbit, work: Path, queue: str) -> dict:  # type: ignore[type-arg]
     """Let the running version empty the queue, stop everything, then check every published id."""
-    management = Management(rabbit.management_url)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        stats = management.queue(queue)
-        if stats.get("messages", 1) == 0:
-            break
-        time.sleep(0.5)
+    Management(rabbit.management_url).wait_for_queue(queue, empty=True)
     cli(work / "state", "stop", "--service", "worker")
     published = (work / "published").read_text().split()
     dead = [i for i in drain_dead_letters(amqp(rabbit)) if i.startswith(queue)]

@@ -122,6 +122,17 @@ class Management:
         data = self.get(path + "?columns=name,messages,messages_ready,messages_unacknowledged,consumers")
         return data if isinstance(data, dict) else {}
 
+    def wait_for_queue(self, name: str, *, empty: bool = False, timeout: float = 60.0) -> bool:
+        """Wait until ``name`` is declared (or, with ``empty``, holds no message); False when time ran out."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with contextlib.suppress(BackendError):
+                stats = self.queue(name)
+                if stats.get("name") == name and (not empty or stats.get("messages", 1) == 0):
+                    return True
+            time.sleep(0.25)
+        return False
+
     def unacked_of(self, pids: Iterable[int]) -> int | None:
         """Unacknowledged deliveries on the AMQP connections opened by these processes (None: none found)."""
         ports = client_ports(pids)
